@@ -1,0 +1,38 @@
+# Flags and helpers for code compiled into unikernel images (the `hvt` target).
+# DESIGN.md §5: the system g++, freestanding, no exceptions or RTTI, static, linked at
+# 1 MiB by cmake/guest.ld, with the header-only parts of libstdc++.
+
+set(MORGANA_GUEST_LINKER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/guest.ld)
+
+add_library(morgana_guest_flags INTERFACE)
+target_compile_options(morgana_guest_flags INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-fno-exceptions -fno-rtti -fno-threadsafe-statics>
+  -ffreestanding -U_FORTIFY_SOURCE
+  -mno-red-zone -fno-pic -fno-pie -mcmodel=small
+  -fstack-protector-strong
+  -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
+  -ffunction-sections -fdata-sections
+  -fno-asynchronous-unwind-tables -fno-unwind-tables
+  -fcf-protection=none -fno-stack-clash-protection
+  -Wall -Wextra -Wno-missing-field-initializers)
+target_compile_definitions(morgana_guest_flags INTERFACE MORGANA_GUEST=1 MORGANA_TARGET_HVT=1)
+target_include_directories(morgana_guest_flags INTERFACE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+
+# morgana_guest_library(NAME SOURCES...): a static library built with guest flags.
+function(morgana_guest_library name)
+  add_library(${name} STATIC ${ARGN})
+  target_link_libraries(${name} PUBLIC morgana_guest_flags)
+endfunction()
+
+# Links an image: our objects, then the runtime, platform and the libstdc++/libgcc
+# archives in one rescanned group (the runtime and libstdc++ need each other).
+function(morgana_guest_link target)
+  target_link_options(${target} PRIVATE
+    -nostdlib -static -no-pie
+    -Wl,-T,${MORGANA_GUEST_LINKER_SCRIPT}
+    -Wl,--gc-sections -Wl,-z,noexecstack -Wl,--build-id=none -Wl,-z,norelro
+    -Wl,--no-warn-rwx-segments)
+  set_target_properties(${target} PROPERTIES LINK_DEPENDS ${MORGANA_GUEST_LINKER_SCRIPT})
+  target_link_libraries(${target} PRIVATE
+    "$<LINK_GROUP:RESCAN,morgana_platform_hvt,morgana_rt,stdc++,gcc>")
+endfunction()

@@ -1,0 +1,26 @@
+// The one instruction every hvt call is made of: `out` of the argument struct's guest
+// physical address to the call's port (DESIGN.md §4). The monitor fills in the results
+// before the vCPU resumes, so the struct is read back after the call.
+#pragma once
+
+#include <cstdint>
+
+#include "platform/abi/hvt_abi.h"
+
+namespace morgana::platform::hvt {
+
+template <typename Args>
+inline void call(abi::Call which, Args* args) {
+  // Identity mapping: the pointer is the guest physical address; the image and its
+  // stack lie below 4 GiB, so 32 bits carry it.
+  asm volatile("outl %0, %1"
+               :
+               : "a"(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(args))),
+                 "Nd"(static_cast<uint16_t>(abi::kCallPortBase + static_cast<uint16_t>(which)))
+               : "memory");
+}
+
+// Set once at boot; read-only afterwards.
+const abi::BootInfo& boot_info();
+
+}  // namespace morgana::platform::hvt

@@ -1,0 +1,69 @@
+// Private to the unix target: the device table that main() fills in from the command
+// line and that the platform calls (yield, NetDevice, BlockDevice) read, plus start-up hooks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "morgana/platform/platform.h"
+#include "platform/abi/hvt_abi.h"
+#include "platform/host/device_options.h"
+
+namespace morgana::platform::unix_target {
+
+// One attached device. DeviceId i is manifest entry i, exactly as on hvt, so the same
+// application sees the same ids and ReadySet bits on both targets.
+struct AttachedDevice {
+  std::string name;
+  abi::DeviceType type = abi::DeviceType::kNet;
+  int fd = -1;
+  // kNet
+  MacAddress mac{};
+  uint16_t mtu = 0;
+  // kBlock
+  uint64_t capacity = 0;
+  uint32_t block_size = 0;
+  bool read_only = false;
+  // For --stats. Net: frames and bytes each way, oversized frames dropped on receive.
+  // Block: calls and bytes each way, flushes.
+  struct Counters {
+    uint64_t calls_in = 0, bytes_in = 0;
+    uint64_t calls_out = 0, bytes_out = 0;
+    uint64_t dropped = 0;
+    uint64_t flushes = 0;
+  } counters;
+};
+
+inline constexpr uint16_t kNetMtu = 1500;
+inline constexpr uint16_t kEthernetHeader = 14;
+inline constexpr uint32_t kBlockSize = 512;
+
+// The table, indexed by DeviceId; at most abi::kMaxDevices entries.
+AttachedDevice* device_table();
+uint32_t device_count();
+void set_device_count(uint32_t count);
+
+// The device named `name` with type `type`, or nullptr. Sets *id on success.
+const AttachedDevice* find_device(std::string_view name, abi::DeviceType type, DeviceId* id);
+
+// Attach host resources. Each returns "" or a message naming the option at fault.
+std::string attach_tap(const host::NetAttachment& attachment, AttachedDevice& out);
+std::string attach_file(const host::BlockAttachment& attachment, AttachedDevice& out);
+
+// --stats: halt() prints the counters and heap use on stderr, prefixed with `program`.
+void enable_stats(const std::string& program);
+
+// Start-up, called by main() before anything else: fixes the monotonic origin, draws the
+// boot seed and installs the fault handlers.
+void start_clock();
+void init_boot_seed();
+void install_fault_handlers();
+
+// Fills `bytes` from getrandom(); exits with a message if the kernel refuses.
+void fill_random(uint8_t* bytes, size_t size);
+
+// Writes all of `text` to `fd`, retrying on EINTR and EAGAIN. Async-signal-safe.
+void write_all(int fd, std::string_view text);
+
+}  // namespace morgana::platform::unix_target

@@ -1,0 +1,344 @@
+// Handlers for the hvt calls. The guest is hostile: every address and length is checked
+// with GuestMemory::range (overflow-safe) before use, every struct is read once.
+#include "tender/calls.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "tender/io_thread.h"
+
+namespace morgana::tender {
+
+volatile int g_stop_signal = 0;
+int g_stop_fd = -1;
+
+namespace {
+
+const char* call_name(abi::Call call) {
+  switch (call) {
+    case abi::Call::kConsoleWrite: return "console_write";
+    case abi::Call::kWallClock: return "wall_clock";
+    case abi::Call::kYield: return "yield";
+    case abi::Call::kNetWrite: return "net_write";
+    case abi::Call::kNetRead: return "net_read";
+    case abi::Call::kBlockRead: return "block_read";
+    case abi::Call::kBlockWrite: return "block_write";
+    case abi::Call::kBlockFlush: return "block_flush";
+    case abi::Call::kHalt: return "halt";
+    case abi::Call::kNetRingSetup: return "net_ring_setup";
+    case abi::Call::kNetKick: return "net_kick";
+    case abi::Call::kCount: break;
+  }
+  return "?";
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+}  // namespace
+
+uint64_t host_monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t ExitStats::total() const {
+  uint64_t sum = faults + other;
+  for (uint64_t c : calls) sum += c;
+  return sum;
+}
+
+CallHandler::CallHandler(const GuestMemory& memory, ConsoleDrain& console,
+                         std::vector<AttachedDevice>& devices,
+                         const SymbolTable& symbols, uint64_t monotonic_origin_ns)
+    : memory_(memory), console_(console), devices_(devices), symbols_(symbols),
+      monotonic_origin_ns_(monotonic_origin_ns) {}
+
+bool CallHandler::hostile(const std::string& message) {
+  (void)console_.drain();
+  fprintf(stderr, "morgana-hvt: hostile guest: %s\n", message.c_str());
+  exit_status_ = abi::kExitHostileCall;
+  return false;
+}
+
+bool CallHandler::handle(uint16_t port, uint32_t arg_gpa) {
+  uint16_t index = port - abi::kCallPortBase;
+  if (port < abi::kCallPortBase || index >= static_cast<uint16_t>(abi::Call::kCount))
+    return hostile("call on unknown port " + hex(port));
+  auto call = static_cast<abi::Call>(index);
+  stats_.calls[index]++;
+  if (!drain_console()) return false;
+  if (io_) {
+    if (std::string e = io_->error(); !e.empty()) return hostile(e);
+  }
+  switch (call) {
+    case abi::Call::kConsoleWrite: return console_write(arg_gpa);
+    case abi::Call::kWallClock: return wall_clock(arg_gpa);
+    case abi::Call::kYield: return yield(arg_gpa);
+    case abi::Call::kNetWrite:
+    case abi::Call::kNetRead: return net_io(call, arg_gpa);
+    case abi::Call::kBlockRead:
+    case abi::Call::kBlockWrite: return block_io(call, arg_gpa);
+    case abi::Call::kBlockFlush: return block_flush(arg_gpa);
+    case abi::Call::kHalt: return halt(arg_gpa);
+    case abi::Call::kNetRingSetup: return net_ring_setup(arg_gpa);
+    case abi::Call::kNetKick:  // only without an ioeventfd
+      if (io_) io_->kick();
+      return true;
+    default: return hostile(std::string(call_name(call)) + ": not implemented by this monitor");
+  }
+}
+
+bool CallHandler::drain_console() {
+  std::string error = console_.drain();
+  if (error.empty()) return true;
+  return hostile(error);
+}
+
+bool CallHandler::console_write(uint64_t gpa) {
+  auto args = memory_.read<abi::ConsoleWriteArgs>(gpa);
+  if (!args) return hostile("console_write: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (args->len == 0) return true;  // a request to drain the ring, done above
+  // The plain path: bytes straight from guest memory.
+  if (args->len > abi::kConsoleRingSize)
+    return hostile("console_write: length " + std::to_string(args->len) + " exceeds " +
+                   std::to_string(abi::kConsoleRingSize));
+  auto bytes = memory_.range(args->data, args->len);
+  if (!bytes)
+    return hostile("console_write: buffer " + hex(args->data) + "+" + std::to_string(args->len) +
+                   " is outside guest memory");
+  write_all(STDOUT_FILENO, bytes->data(), bytes->size());
+  return true;
+}
+
+bool CallHandler::wall_clock(uint64_t gpa) {
+  auto args = memory_.read<abi::WallClockArgs>(gpa);
+  if (!args) return hostile("wall_clock: argument struct at " + hex(gpa) + " is outside guest memory");
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  args->ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+  memory_.write(gpa, *args);
+  return true;
+}
+
+uint64_t CallHandler::ready_set(int timeout_ms) {
+  pollfd fds[abi::kMaxDevices + 2];
+  uint32_t owner[abi::kMaxDevices + 2];
+  nfds_t n = 0;
+  if (g_stop_fd >= 0) {
+    fds[n] = pollfd{g_stop_fd, POLLIN, 0};
+    owner[n++] = abi::kMaxDevices;
+  }
+  for (uint32_t i = 0; i < devices_.size(); ++i) {
+    if (!devices_[i].net || (io_ && io_->has_ring(i))) continue;
+    fds[n] = pollfd{devices_[i].net->wait_fd(), POLLIN, 0};
+    owner[n++] = i;
+  }
+  // Ring devices: the I/O thread signals notify_fd when it delivered frames while we
+  // wait; announce the wait first, then look at the rings, so none is missed.
+  if (io_) {
+    io_->wait_begin();
+    uint64_t ring_ready = io_->rx_ready();
+    if (ring_ready || !io_->error().empty()) {
+      io_->wait_end();
+      return ring_ready;
+    }
+    fds[n] = pollfd{io_->notify_fd(), POLLIN, 0};
+    owner[n++] = abi::kMaxDevices;
+  }
+  timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  int rc = ppoll(fds, n, timeout_ms < 0 ? nullptr : &timeout, nullptr);
+  uint64_t ready = 0;
+  if (io_) {
+    io_->wait_end();
+    ready |= io_->rx_ready();
+  }
+  if (rc <= 0) return ready;
+  for (nfds_t k = 0; k < n; ++k)
+    if ((fds[k].revents & POLLIN) && owner[k] < abi::kMaxDevices) ready |= uint64_t{1} << owner[k];
+  return ready;
+}
+
+bool CallHandler::yield(uint64_t gpa) {
+  auto args = memory_.read<abi::YieldArgs>(gpa);
+  if (!args) return hostile("yield: argument struct at " + hex(gpa) + " is outside guest memory");
+  uint64_t deadline = monotonic_origin_ns_ + args->deadline_ns;
+  if (deadline < monotonic_origin_ns_) deadline = UINT64_MAX;  // "forever"
+  uint64_t ready = 0;
+  for (;;) {
+    uint64_t now = host_monotonic_ns();
+    uint64_t wait_ns = deadline > now ? deadline - now : 0;
+    // Round up so a wait never ends before the deadline and spins.
+    uint64_t wait_ms = (wait_ns + 999999) / 1000000;
+    int timeout = wait_ms > 3600000 ? 3600000 : static_cast<int>(wait_ms);
+    ready = ready_set(timeout);
+    if (g_stop_signal) return false;
+    if (io_) {
+      if (std::string e = io_->error(); !e.empty()) return hostile(e);
+    }
+    if (ready || host_monotonic_ns() >= deadline) break;
+  }
+  args->ready_set = ready;
+  memory_.write(gpa, *args);
+  return true;
+}
+
+AttachedDevice* CallHandler::device(uint32_t handle, abi::DeviceType type, const char* call) {
+  if (handle >= devices_.size() || devices_[handle].type != type) {
+    hostile(std::string(call) + ": handle " + std::to_string(handle) + " is not a " +
+            (type == abi::DeviceType::kNet ? "network" : "block") + " device");
+    return nullptr;
+  }
+  return &devices_[handle];
+}
+
+bool CallHandler::net_io(abi::Call call, uint64_t gpa) {
+  const char* name = call_name(call);
+  auto args = memory_.read<abi::NetIoArgs>(gpa);
+  if (!args) return hostile(std::string(name) + ": argument struct at " + hex(gpa) + " is outside guest memory");
+  AttachedDevice* dev = device(args->handle, abi::DeviceType::kNet, name);
+  if (!dev) return false;
+  if (io_ && io_->has_ring(args->handle))
+    return hostile(std::string(name) + ": device " + std::to_string(args->handle) + " is served by a ring");
+  auto buffer = memory_.range(args->data, args->len);
+  if (!buffer)
+    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" + std::to_string(args->len) +
+                   " is outside guest memory");
+  if (call == abi::Call::kNetWrite) {
+    if (args->len > kNetMtu + 14u)
+      return hostile("net_write: frame of " + std::to_string(args->len) + " bytes exceeds the MTU");
+    dev->net->send(*buffer);
+    args->status = static_cast<int32_t>(abi::CallStatus::kOk);
+  } else {
+    size_t n = dev->net->recv(*buffer);
+    args->status = static_cast<int32_t>(n ? abi::CallStatus::kOk : abi::CallStatus::kAgain);
+    args->len = n;
+  }
+  memory_.write(gpa, *args);
+  return true;
+}
+
+bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
+  const char* name = call_name(call);
+  auto args = memory_.read<abi::BlockIoArgs>(gpa);
+  if (!args) return hostile(std::string(name) + ": argument struct at " + hex(gpa) + " is outside guest memory");
+  AttachedDevice* dev = device(args->handle, abi::DeviceType::kBlock, name);
+  if (!dev) return false;
+  uint64_t end;
+  if (args->offset % kBlockSize || args->len % kBlockSize || args->len > abi::kMaxBlockIo ||
+      __builtin_add_overflow(args->offset, args->len, &end) || end > dev->block_capacity)
+    return hostile(std::string(name) + ": offset " + std::to_string(args->offset) + " length " +
+                   std::to_string(args->len) + " is not a block-aligned range of the " +
+                   std::to_string(dev->block_capacity) + "-byte device '" + dev->name + "'");
+  auto buffer = memory_.range(args->data, args->len);
+  if (!buffer)
+    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" + std::to_string(args->len) +
+                   " is outside guest memory");
+  if (call == abi::Call::kBlockWrite && dev->block_read_only)
+    return hostile("block_write: device '" + dev->name + "' is attached read-only");
+  uint64_t done = 0;
+  bool failed = false;
+  while (done < args->len) {
+    ssize_t n = call == abi::Call::kBlockRead
+                    ? pread(dev->block_fd, buffer->data() + done, args->len - done, args->offset + done)
+                    : pwrite(dev->block_fd, buffer->data() + done, args->len - done, args->offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      failed = true;
+      break;
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  args->status = static_cast<int32_t>(failed ? abi::CallStatus::kIoError : abi::CallStatus::kOk);
+  memory_.write(gpa, *args);
+  return true;
+}
+
+bool CallHandler::block_flush(uint64_t gpa) {
+  auto args = memory_.read<abi::BlockFlushArgs>(gpa);
+  if (!args) return hostile("block_flush: argument struct at " + hex(gpa) + " is outside guest memory");
+  AttachedDevice* dev = device(args->handle, abi::DeviceType::kBlock, "block_flush");
+  if (!dev) return false;
+  bool ok = dev->block_read_only || fdatasync(dev->block_fd) == 0;
+  args->status = static_cast<int32_t>(ok ? abi::CallStatus::kOk : abi::CallStatus::kIoError);
+  memory_.write(gpa, *args);
+  return true;
+}
+
+bool CallHandler::net_ring_setup(uint64_t gpa) {
+  auto args = memory_.read<abi::NetRingSetupArgs>(gpa);
+  if (!args) return hostile("net_ring_setup: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!io_) {
+    args->status = static_cast<int32_t>(abi::CallStatus::kUnsupported);
+  } else {
+    if (std::string e = io_->setup_ring(args->handle, args->ring); !e.empty()) return hostile(e);
+    args->status = static_cast<int32_t>(abi::CallStatus::kOk);
+  }
+  memory_.write(gpa, *args);
+  return true;
+}
+
+bool CallHandler::halt(uint64_t gpa) {
+  auto args = memory_.read<abi::HaltArgs>(gpa);
+  if (!args) return hostile("halt: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (args->status == abi::kExitPanic && args->panic != 0) {
+    auto info = memory_.read<abi::PanicInfo>(args->panic);
+    if (!info) return hostile("halt: panic report at " + hex(args->panic) + " is outside guest memory");
+    return panic(*info);
+  }
+  if (args->status < 0 || args->status > abi::kMaxGuestStatus)
+    return hostile("halt: status " + std::to_string(args->status) + " is outside 0.." +
+                   std::to_string(abi::kMaxGuestStatus));
+  exit_status_ = args->status;
+  return false;
+}
+
+bool CallHandler::panic(const abi::PanicInfo& info) {
+  if (info.message_len > abi::kMaxPanicMessage || info.frame_count > abi::kMaxPanicFrames)
+    return hostile("halt: panic report with a " + std::to_string(info.message_len) + "-byte message and " +
+                   std::to_string(info.frame_count) + " frames exceeds the limits");
+  auto message = memory_.range(info.message, info.message_len);
+  if (!message) return hostile("halt: panic message at " + hex(info.message) + " is outside guest memory");
+  fflush(stdout);
+  fprintf(stderr, "morgana-hvt: guest panic: %.*s\n", static_cast<int>(message->size()),
+          reinterpret_cast<const char*>(message->data()));
+  fprintf(stderr, "  rip %016" PRIx64 "  rsp %016" PRIx64 "  rbp %016" PRIx64 "\n", info.rip, info.rsp, info.rbp);
+  const uint64_t regs[] = {info.rax, info.rbx, info.rcx, info.rdx, info.rsi, info.rdi, info.r8,
+                           info.r9, info.r10, info.r11, info.r12, info.r13, info.r14, info.r15};
+  const char* names[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8 ",
+                         "r9 ", "r10", "r11", "r12", "r13", "r14", "r15"};
+  for (int i = 0; i < 14; ++i) {
+    fprintf(stderr, "  %s %016" PRIx64, names[i], regs[i]);
+    if (i % 4 == 3 || i == 13) fputc('\n', stderr);
+  }
+  fprintf(stderr, "backtrace:\n");
+  for (uint32_t i = 0; i < info.frame_count; ++i)
+    fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, info.frames[i], symbols_.describe(info.frames[i]).c_str());
+  exit_status_ = abi::kExitPanic;
+  return false;
+}
+
+void CallHandler::print_backtrace(uint64_t rip, uint64_t rbp) const {
+  fprintf(stderr, "backtrace:\n  #0  0x%08" PRIx64 " %s\n", rip, symbols_.describe(rip).c_str());
+  for (uint32_t i = 1; i < abi::kMaxPanicFrames && rbp != 0; ++i) {
+    // A frame is [saved rbp, return address]; frames grow towards higher addresses.
+    auto frame = memory_.read<std::array<uint64_t, 2>>(rbp);
+    if (!frame || (*frame)[1] == 0) break;
+    fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, (*frame)[1], symbols_.describe((*frame)[1]).c_str());
+    if ((*frame)[0] <= rbp) break;
+    rbp = (*frame)[0];
+  }
+}
+
+}  // namespace morgana::tender

@@ -1,0 +1,69 @@
+// The monitor's I/O thread (DESIGN.md §4 "fast path"): while the vCPU runs, it moves
+// frames between each device's shared-memory NetRing and its host backend, and drains
+// the console ring, so neither a frame nor a line of output costs the guest an exit.
+// The guest kicks it (an ioeventfd, handled in the kernel) only when it sleeps.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "platform/abi/hvt_abi.h"
+#include "tender/calls.h"
+#include "tender/console.h"
+#include "tender/guest_memory.h"
+
+namespace morgana::tender {
+
+class IoThread {
+ public:
+  // Starts the thread. `vm_fd` is used to route the kick port to an eventfd in the
+  // kernel (KVM_IOEVENTFD); without it kicks arrive as exits and go to kick().
+  static std::unique_ptr<IoThread> start(const GuestMemory& memory, ConsoleDrain& console,
+                                         std::vector<AttachedDevice>& devices, int vm_fd,
+                                         std::string& error);
+  ~IoThread();  // stops and joins the thread
+
+  // kNetRingSetup from the vCPU thread: validates the ring's placement and starts
+  // serving it. Returns "" or why the request is hostile.
+  std::string setup_ring(uint32_t handle, uint64_t gpa);
+  bool has_ring(uint32_t handle) const { return rings_[handle].load(std::memory_order_acquire); }
+
+  // Devices whose rx queue holds frames (bit i = device i).
+  uint64_t rx_ready() const;
+  // Readable after the thread published rx frames while wait_begin() was in force.
+  int notify_fd() const { return notify_fd_; }
+  void wait_begin();
+  void wait_end();
+
+  // A kick that arrived as an exit (no ioeventfd).
+  void kick();
+
+  // Set when the guest broke a ring's invariants; the vCPU thread ends it as hostile.
+  std::string error() const;
+
+ private:
+  IoThread(const GuestMemory& memory, ConsoleDrain& console, std::vector<AttachedDevice>& devices)
+      : memory_(memory), console_(console), devices_(devices) {}
+  void loop();
+  bool serve(uint32_t index, abi::NetRing& ring);  // true when it moved a frame
+  void fail(uint32_t index, const std::string& message);
+
+  const GuestMemory& memory_;
+  ConsoleDrain& console_;
+  std::vector<AttachedDevice>& devices_;
+  std::atomic<abi::NetRing*> rings_[abi::kMaxDevices] = {};
+  int kick_fd_ = -1;
+  int notify_fd_ = -1;
+  std::atomic<bool> vcpu_waiting_{false};
+  std::atomic<bool> stop_{false};
+  mutable std::mutex error_mutex_;
+  std::string error_;
+  std::thread thread_;
+};
+
+}  // namespace morgana::tender
