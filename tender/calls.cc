@@ -23,20 +23,42 @@ namespace {
 
 const char* call_name(abi::Call call) {
   switch (call) {
-    case abi::Call::kConsoleWrite: return "console_write";
-    case abi::Call::kWallClock: return "wall_clock";
-    case abi::Call::kYield: return "yield";
-    case abi::Call::kNetWrite: return "net_write";
-    case abi::Call::kNetRead: return "net_read";
-    case abi::Call::kBlockRead: return "block_read";
-    case abi::Call::kBlockWrite: return "block_write";
-    case abi::Call::kBlockFlush: return "block_flush";
-    case abi::Call::kHalt: return "halt";
-    case abi::Call::kNetRingSetup: return "net_ring_setup";
-    case abi::Call::kNetKick: return "net_kick";
-    case abi::Call::kCount: break;
+    case abi::Call::kConsoleWrite:
+      return "console_write";
+    case abi::Call::kWallClock:
+      return "wall_clock";
+    case abi::Call::kYield:
+      return "yield";
+    case abi::Call::kNetWrite:
+      return "net_write";
+    case abi::Call::kNetRead:
+      return "net_read";
+    case abi::Call::kBlockRead:
+      return "block_read";
+    case abi::Call::kBlockWrite:
+      return "block_write";
+    case abi::Call::kBlockFlush:
+      return "block_flush";
+    case abi::Call::kHalt:
+      return "halt";
+    case abi::Call::kNetRingSetup:
+      return "net_ring_setup";
+    case abi::Call::kNetKick:
+      return "net_kick";
+    case abi::Call::kCount:
+      break;
   }
   return "?";
+}
+
+// A return address points after its call instruction, which for a call to a noreturn
+// function is already past the caller's last byte: look up the byte before it.
+std::string describe_return(const SymbolTable& symbols, uint64_t address) {
+  auto symbol = symbols.lookup(address - 1);
+  if (!symbol) return "??";
+  char offset[24];
+  snprintf(offset, sizeof offset, "+0x%" PRIx64, symbol->offset + 1);
+  return symbol->name + offset;
 }
 
 std::string hex(uint64_t v) {
@@ -60,9 +82,12 @@ uint64_t ExitStats::total() const {
 }
 
 CallHandler::CallHandler(const GuestMemory& memory, ConsoleDrain& console,
-                         std::vector<AttachedDevice>& devices,
-                         const SymbolTable& symbols, uint64_t monotonic_origin_ns)
-    : memory_(memory), console_(console), devices_(devices), symbols_(symbols),
+                         std::vector<AttachedDevice>& devices, const SymbolTable& symbols,
+                         uint64_t monotonic_origin_ns)
+    : memory_(memory),
+      console_(console),
+      devices_(devices),
+      symbols_(symbols),
       monotonic_origin_ns_(monotonic_origin_ns) {}
 
 bool CallHandler::hostile(const std::string& message) {
@@ -83,20 +108,29 @@ bool CallHandler::handle(uint16_t port, uint32_t arg_gpa) {
     if (std::string e = io_->error(); !e.empty()) return hostile(e);
   }
   switch (call) {
-    case abi::Call::kConsoleWrite: return console_write(arg_gpa);
-    case abi::Call::kWallClock: return wall_clock(arg_gpa);
-    case abi::Call::kYield: return yield(arg_gpa);
+    case abi::Call::kConsoleWrite:
+      return console_write(arg_gpa);
+    case abi::Call::kWallClock:
+      return wall_clock(arg_gpa);
+    case abi::Call::kYield:
+      return yield(arg_gpa);
     case abi::Call::kNetWrite:
-    case abi::Call::kNetRead: return net_io(call, arg_gpa);
+    case abi::Call::kNetRead:
+      return net_io(call, arg_gpa);
     case abi::Call::kBlockRead:
-    case abi::Call::kBlockWrite: return block_io(call, arg_gpa);
-    case abi::Call::kBlockFlush: return block_flush(arg_gpa);
-    case abi::Call::kHalt: return halt(arg_gpa);
-    case abi::Call::kNetRingSetup: return net_ring_setup(arg_gpa);
+    case abi::Call::kBlockWrite:
+      return block_io(call, arg_gpa);
+    case abi::Call::kBlockFlush:
+      return block_flush(arg_gpa);
+    case abi::Call::kHalt:
+      return halt(arg_gpa);
+    case abi::Call::kNetRingSetup:
+      return net_ring_setup(arg_gpa);
     case abi::Call::kNetKick:  // only without an ioeventfd
       if (io_) io_->kick();
       return true;
-    default: return hostile(std::string(call_name(call)) + ": not implemented by this monitor");
+    default:
+      return hostile(std::string(call_name(call)) + ": not implemented by this monitor");
   }
 }
 
@@ -108,7 +142,8 @@ bool CallHandler::drain_console() {
 
 bool CallHandler::console_write(uint64_t gpa) {
   auto args = memory_.read<abi::ConsoleWriteArgs>(gpa);
-  if (!args) return hostile("console_write: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!args)
+    return hostile("console_write: argument struct at " + hex(gpa) + " is outside guest memory");
   if (args->len == 0) return true;  // a request to drain the ring, done above
   // The plain path: bytes straight from guest memory.
   if (args->len > abi::kConsoleRingSize)
@@ -124,7 +159,8 @@ bool CallHandler::console_write(uint64_t gpa) {
 
 bool CallHandler::wall_clock(uint64_t gpa) {
   auto args = memory_.read<abi::WallClockArgs>(gpa);
-  if (!args) return hostile("wall_clock: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!args)
+    return hostile("wall_clock: argument struct at " + hex(gpa) + " is outside guest memory");
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   args->ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
@@ -206,15 +242,18 @@ AttachedDevice* CallHandler::device(uint32_t handle, abi::DeviceType type, const
 bool CallHandler::net_io(abi::Call call, uint64_t gpa) {
   const char* name = call_name(call);
   auto args = memory_.read<abi::NetIoArgs>(gpa);
-  if (!args) return hostile(std::string(name) + ": argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!args)
+    return hostile(std::string(name) + ": argument struct at " + hex(gpa) +
+                   " is outside guest memory");
   AttachedDevice* dev = device(args->handle, abi::DeviceType::kNet, name);
   if (!dev) return false;
   if (io_ && io_->has_ring(args->handle))
-    return hostile(std::string(name) + ": device " + std::to_string(args->handle) + " is served by a ring");
+    return hostile(std::string(name) + ": device " + std::to_string(args->handle) +
+                   " is served by a ring");
   auto buffer = memory_.range(args->data, args->len);
   if (!buffer)
-    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" + std::to_string(args->len) +
-                   " is outside guest memory");
+    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" +
+                   std::to_string(args->len) + " is outside guest memory");
   if (call == abi::Call::kNetWrite) {
     if (args->len > kNetMtu + 14u)
       return hostile("net_write: frame of " + std::to_string(args->len) + " bytes exceeds the MTU");
@@ -232,7 +271,9 @@ bool CallHandler::net_io(abi::Call call, uint64_t gpa) {
 bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
   const char* name = call_name(call);
   auto args = memory_.read<abi::BlockIoArgs>(gpa);
-  if (!args) return hostile(std::string(name) + ": argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!args)
+    return hostile(std::string(name) + ": argument struct at " + hex(gpa) +
+                   " is outside guest memory");
   AttachedDevice* dev = device(args->handle, abi::DeviceType::kBlock, name);
   if (!dev) return false;
   uint64_t end;
@@ -243,16 +284,17 @@ bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
                    std::to_string(dev->block_capacity) + "-byte device '" + dev->name + "'");
   auto buffer = memory_.range(args->data, args->len);
   if (!buffer)
-    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" + std::to_string(args->len) +
-                   " is outside guest memory");
+    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" +
+                   std::to_string(args->len) + " is outside guest memory");
   if (call == abi::Call::kBlockWrite && dev->block_read_only)
     return hostile("block_write: device '" + dev->name + "' is attached read-only");
   uint64_t done = 0;
   bool failed = false;
   while (done < args->len) {
-    ssize_t n = call == abi::Call::kBlockRead
-                    ? pread(dev->block_fd, buffer->data() + done, args->len - done, args->offset + done)
-                    : pwrite(dev->block_fd, buffer->data() + done, args->len - done, args->offset + done);
+    ssize_t n =
+        call == abi::Call::kBlockRead
+            ? pread(dev->block_fd, buffer->data() + done, args->len - done, args->offset + done)
+            : pwrite(dev->block_fd, buffer->data() + done, args->len - done, args->offset + done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       failed = true;
@@ -267,7 +309,8 @@ bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
 
 bool CallHandler::block_flush(uint64_t gpa) {
   auto args = memory_.read<abi::BlockFlushArgs>(gpa);
-  if (!args) return hostile("block_flush: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!args)
+    return hostile("block_flush: argument struct at " + hex(gpa) + " is outside guest memory");
   AttachedDevice* dev = device(args->handle, abi::DeviceType::kBlock, "block_flush");
   if (!dev) return false;
   bool ok = dev->block_read_only || fdatasync(dev->block_fd) == 0;
@@ -278,7 +321,8 @@ bool CallHandler::block_flush(uint64_t gpa) {
 
 bool CallHandler::net_ring_setup(uint64_t gpa) {
   auto args = memory_.read<abi::NetRingSetupArgs>(gpa);
-  if (!args) return hostile("net_ring_setup: argument struct at " + hex(gpa) + " is outside guest memory");
+  if (!args)
+    return hostile("net_ring_setup: argument struct at " + hex(gpa) + " is outside guest memory");
   if (!io_) {
     args->status = static_cast<int32_t>(abi::CallStatus::kUnsupported);
   } else {
@@ -294,7 +338,8 @@ bool CallHandler::halt(uint64_t gpa) {
   if (!args) return hostile("halt: argument struct at " + hex(gpa) + " is outside guest memory");
   if (args->status == abi::kExitPanic && args->panic != 0) {
     auto info = memory_.read<abi::PanicInfo>(args->panic);
-    if (!info) return hostile("halt: panic report at " + hex(args->panic) + " is outside guest memory");
+    if (!info)
+      return hostile("halt: panic report at " + hex(args->panic) + " is outside guest memory");
     return panic(*info);
   }
   if (args->status < 0 || args->status > abi::kMaxGuestStatus)
@@ -306,16 +351,19 @@ bool CallHandler::halt(uint64_t gpa) {
 
 bool CallHandler::panic(const abi::PanicInfo& info) {
   if (info.message_len > abi::kMaxPanicMessage || info.frame_count > abi::kMaxPanicFrames)
-    return hostile("halt: panic report with a " + std::to_string(info.message_len) + "-byte message and " +
-                   std::to_string(info.frame_count) + " frames exceeds the limits");
+    return hostile("halt: panic report with a " + std::to_string(info.message_len) +
+                   "-byte message and " + std::to_string(info.frame_count) +
+                   " frames exceeds the limits");
   auto message = memory_.range(info.message, info.message_len);
-  if (!message) return hostile("halt: panic message at " + hex(info.message) + " is outside guest memory");
+  if (!message)
+    return hostile("halt: panic message at " + hex(info.message) + " is outside guest memory");
   fflush(stdout);
   fprintf(stderr, "morgana-hvt: guest panic: %.*s\n", static_cast<int>(message->size()),
           reinterpret_cast<const char*>(message->data()));
-  fprintf(stderr, "  rip %016" PRIx64 "  rsp %016" PRIx64 "  rbp %016" PRIx64 "\n", info.rip, info.rsp, info.rbp);
+  fprintf(stderr, "  rip %016" PRIx64 "  rsp %016" PRIx64 "  rbp %016" PRIx64 "\n", info.rip,
+          info.rsp, info.rbp);
   const uint64_t regs[] = {info.rax, info.rbx, info.rcx, info.rdx, info.rsi, info.rdi, info.r8,
-                           info.r9, info.r10, info.r11, info.r12, info.r13, info.r14, info.r15};
+                           info.r9,  info.r10, info.r11, info.r12, info.r13, info.r14, info.r15};
   const char* names[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8 ",
                          "r9 ", "r10", "r11", "r12", "r13", "r14", "r15"};
   for (int i = 0; i < 14; ++i) {
@@ -324,7 +372,8 @@ bool CallHandler::panic(const abi::PanicInfo& info) {
   }
   fprintf(stderr, "backtrace:\n");
   for (uint32_t i = 0; i < info.frame_count; ++i)
-    fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, info.frames[i], symbols_.describe(info.frames[i]).c_str());
+    fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, info.frames[i],
+            describe_return(symbols_, info.frames[i]).c_str());
   exit_status_ = abi::kExitPanic;
   return false;
 }
@@ -335,7 +384,8 @@ void CallHandler::print_backtrace(uint64_t rip, uint64_t rbp) const {
     // A frame is [saved rbp, return address]; frames grow towards higher addresses.
     auto frame = memory_.read<std::array<uint64_t, 2>>(rbp);
     if (!frame || (*frame)[1] == 0) break;
-    fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, (*frame)[1], symbols_.describe((*frame)[1]).c_str());
+    fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, (*frame)[1],
+            describe_return(symbols_, (*frame)[1]).c_str());
     if ((*frame)[0] <= rbp) break;
     rbp = (*frame)[0];
   }

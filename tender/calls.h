@@ -43,8 +43,9 @@ class IoThread;
 
 class CallHandler {
  public:
-  CallHandler(const GuestMemory& memory, ConsoleDrain& console, std::vector<AttachedDevice>& devices,
-              const SymbolTable& symbols, uint64_t monotonic_origin_ns);
+  CallHandler(const GuestMemory& memory, ConsoleDrain& console,
+              std::vector<AttachedDevice>& devices, const SymbolTable& symbols,
+              uint64_t monotonic_origin_ns);
 
   // Handles one call exit. Returns true to resume the guest, false when the guest is
   // finished; then exit_status() holds the monitor's exit status.

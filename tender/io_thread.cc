@@ -50,7 +50,15 @@ std::unique_ptr<IoThread> IoThread::start(const GuestMemory& memory, ConsoleDrai
   kick.fd = io->kick_fd_;
   kick.flags = KVM_IOEVENTFD_FLAG_PIO;
   (void)ioctl(vm_fd, KVM_IOEVENTFD, &kick);
-  io->thread_ = std::thread([raw = io.get()] { raw->loop(); });
+  // Wait until the thread runs: glibc's thread start-up makes system calls (rseq,
+  // set_robust_list) that must not race with the seccomp filter installed next.
+  std::atomic<bool> started{false};
+  io->thread_ = std::thread([raw = io.get(), &started] {
+    started.store(true);
+    started.notify_one();
+    raw->loop();
+  });
+  started.wait(false);
   return io;
 }
 
@@ -58,6 +66,9 @@ IoThread::~IoThread() {
   stop_.store(true);
   if (kick_fd_ >= 0) signal_fd(kick_fd_);
   if (thread_.joinable()) thread_.join();
+  // Frames the guest queued just before it halted still leave.
+  for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
+    if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire)) serve(i, *ring);
   if (kick_fd_ >= 0) close(kick_fd_);
   if (notify_fd_ >= 0) close(notify_fd_);
 }
@@ -65,15 +76,19 @@ IoThread::~IoThread() {
 std::string IoThread::setup_ring(uint32_t handle, uint64_t gpa) {
   if (handle >= devices_.size() || !devices_[handle].net)
     return "net_ring_setup: handle " + std::to_string(handle) + " is not a network device";
-  if (has_ring(handle)) return "net_ring_setup: device " + std::to_string(handle) + " already has a ring";
+  if (has_ring(handle))
+    return "net_ring_setup: device " + std::to_string(handle) + " already has a ring";
   if (gpa % abi::kPageSize || gpa < abi::kImageBase)
-    return "net_ring_setup: ring address " + std::to_string(gpa) + " is not a page-aligned image address";
+    return "net_ring_setup: ring address " + std::to_string(gpa) +
+           " is not a page-aligned image address";
   auto bytes = memory_.range(gpa, sizeof(abi::NetRing));
   if (!bytes) return "net_ring_setup: ring at " + std::to_string(gpa) + " is outside guest memory";
   auto* ring = reinterpret_cast<abi::NetRing*>(bytes->data());
   // The monitor owns rx.head and tx.tail from now on; start them where the guest's are.
-  __atomic_store_n(&ring->rx.head, __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
-  __atomic_store_n(&ring->tx.tail, __atomic_load_n(&ring->tx.head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+  __atomic_store_n(&ring->rx.head, __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE),
+                   __ATOMIC_RELEASE);
+  __atomic_store_n(&ring->tx.tail, __atomic_load_n(&ring->tx.head, __ATOMIC_ACQUIRE),
+                   __ATOMIC_RELEASE);
   rings_[handle].store(ring, std::memory_order_release);
   signal_fd(kick_fd_);
   return "";
@@ -83,7 +98,8 @@ uint64_t IoThread::rx_ready() const {
   uint64_t ready = 0;
   for (uint32_t i = 0; i < abi::kMaxDevices; ++i) {
     abi::NetRing* ring = rings_[i].load(std::memory_order_acquire);
-    if (ring && __atomic_load_n(&ring->rx.head, __ATOMIC_ACQUIRE) != __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE))
+    if (ring && __atomic_load_n(&ring->rx.head, __ATOMIC_ACQUIRE) !=
+                    __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE))
       ready |= uint64_t{1} << i;
   }
   return ready;
@@ -94,9 +110,13 @@ void IoThread::wait_begin() {
   vcpu_waiting_.store(true, std::memory_order_seq_cst);
 }
 
-void IoThread::wait_end() { vcpu_waiting_.store(false, std::memory_order_seq_cst); }
+void IoThread::wait_end() {
+  vcpu_waiting_.store(false, std::memory_order_seq_cst);
+}
 
-void IoThread::kick() { signal_fd(kick_fd_); }
+void IoThread::kick() {
+  signal_fd(kick_fd_);
+}
 
 std::string IoThread::error() const {
   std::lock_guard lock(error_mutex_);
@@ -175,10 +195,12 @@ void IoThread::loop() {
       abi::NetRing* ring = rings_[i].load(std::memory_order_acquire);
       if (!ring) continue;
       __atomic_store_n(&ring->io_sleeping, 1u, __ATOMIC_SEQ_CST);
-      if (__atomic_load_n(&ring->tx.head, __ATOMIC_SEQ_CST) != __atomic_load_n(&ring->tx.tail, __ATOMIC_RELAXED))
+      if (__atomic_load_n(&ring->tx.head, __ATOMIC_SEQ_CST) !=
+          __atomic_load_n(&ring->tx.tail, __ATOMIC_RELAXED))
         pending = true;
       // Watch the backend only while the guest has room for what it would deliver.
-      uint32_t used = __atomic_load_n(&ring->rx.head, __ATOMIC_RELAXED) - __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE);
+      uint32_t used = __atomic_load_n(&ring->rx.head, __ATOMIC_RELAXED) -
+                      __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE);
       if (used < abi::kNetRingSlots) fds[n++] = pollfd{devices_[i].net->wait_fd(), POLLIN, 0};
     }
     if (!pending) {

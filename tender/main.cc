@@ -86,7 +86,8 @@ std::string attach_devices(const host::Options& options, const abi::Manifest& ma
                            std::vector<AttachedDevice>& devices) {
   for (uint32_t i = 0; i < manifest.entry_count; ++i) {
     AttachedDevice dev;
-    dev.name = std::string(manifest.entries[i].name, strnlen(manifest.entries[i].name, abi::kMaxDeviceName + 1));
+    dev.name = std::string(manifest.entries[i].name,
+                           strnlen(manifest.entries[i].name, abi::kMaxDeviceName + 1));
     dev.type = static_cast<abi::DeviceType>(manifest.entries[i].type);
     if (dev.type == abi::DeviceType::kNet) {
       for (const host::NetAttachment& a : options.nets) {
@@ -163,7 +164,8 @@ std::string write_boot_info(const GuestMemory& memory, const GuestLayout& layout
   if (strings > limit) return "too many application arguments";
   for (size_t i = 0; i < argv.size(); ++i) {
     uint64_t len = argv[i].size() + 1;
-    if (len > limit - strings) return "application arguments exceed " + std::to_string(abi::kBootInfoSize / 1024) + " KiB";
+    if (len > limit - strings)
+      return "application arguments exceed " + std::to_string(abi::kBootInfoSize / 1024) + " KiB";
     std::memcpy(memory.range(strings, len)->data(), argv[i].c_str(), len);
     memory.write(pointers + i * 8, strings);
     strings += len;
@@ -176,13 +178,28 @@ std::string write_boot_info(const GuestMemory& memory, const GuestLayout& layout
 }
 
 const char* vector_name(int v) {
-  static const char* const names[] = {
-      "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)",
-      "bound range (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
-      "double fault (#DF)", "coprocessor overrun", "invalid TSS (#TS)", "segment not present (#NP)",
-      "stack fault (#SS)", "general protection (#GP)", "page fault (#PF)", "reserved",
-      "x87 error (#MF)", "alignment check (#AC)", "machine check (#MC)", "SIMD error (#XM)",
-      "virtualisation (#VE)", "control protection (#CP)"};
+  static const char* const names[] = {"divide error (#DE)",
+                                      "debug (#DB)",
+                                      "NMI",
+                                      "breakpoint (#BP)",
+                                      "overflow (#OF)",
+                                      "bound range (#BR)",
+                                      "invalid opcode (#UD)",
+                                      "device not available (#NM)",
+                                      "double fault (#DF)",
+                                      "coprocessor overrun",
+                                      "invalid TSS (#TS)",
+                                      "segment not present (#NP)",
+                                      "stack fault (#SS)",
+                                      "general protection (#GP)",
+                                      "page fault (#PF)",
+                                      "reserved",
+                                      "x87 error (#MF)",
+                                      "alignment check (#AC)",
+                                      "machine check (#MC)",
+                                      "SIMD error (#XM)",
+                                      "virtualisation (#VE)",
+                                      "control protection (#CP)"};
   return v < static_cast<int>(std::size(names)) ? names[v] : "interrupt";
 }
 
@@ -246,7 +263,8 @@ int run(int argc, char** argv) {
 
   std::vector<UserMapping> mappings;
   for (const Segment& s : plan.segments) {
-    std::memcpy(memory.range(s.gpa, s.file_size)->data(), image.data() + s.file_offset, s.file_size);
+    std::memcpy(memory.range(s.gpa, s.file_size)->data(), image.data() + s.file_offset,
+                s.file_size);
     uint64_t start = s.gpa & ~(abi::kPageSize - 1);
     uint64_t end = (s.gpa + s.mem_size + abi::kPageSize - 1) & ~(abi::kPageSize - 1);
     mappings.push_back({start, end - start, s.writable, s.executable});
@@ -262,11 +280,13 @@ int run(int argc, char** argv) {
   guest_argv.push_back(options.image.substr(options.image.find_last_of('/') + 1));
   guest_argv.insert(guest_argv.end(), options.app_args.begin(), options.app_args.end());
   abi::BootInfo info;
-  if (std::string e = write_boot_info(memory, layout, vm->tsc_hz(), guest_argv, devices, options, info);
+  if (std::string e =
+          write_boot_info(memory, layout, vm->tsc_hz(), guest_argv, devices, options, info);
       !e.empty())
     return refuse(e);
   EntryState entry{plan.entry, layout.stack_top, abi::kBootInfoAddr, info.thread_block.self};
-  if (std::string e = vm->setup(mappings, entry); !e.empty()) return refuse("cannot set up the vCPU: " + e);
+  if (std::string e = vm->setup(mappings, entry); !e.empty())
+    return refuse("cannot set up the vCPU: " + e);
   SymbolTable symbols = SymbolTable::from_elf(image);
 
   // SIGINT/SIGTERM stop the guest cleanly: the handler sets immediate_exit, so a
@@ -294,7 +314,8 @@ int run(int argc, char** argv) {
   // Guest time starts now: the guest reads its TSC origin a few microseconds later.
   timespec wall;
   clock_gettime(CLOCK_REALTIME, &wall);
-  info.wall_clock_ns = static_cast<uint64_t>(wall.tv_sec) * 1000000000u + static_cast<uint64_t>(wall.tv_nsec);
+  info.wall_clock_ns =
+      static_cast<uint64_t>(wall.tv_sec) * 1000000000u + static_cast<uint64_t>(wall.tv_nsec);
   memory.write(abi::kBootInfoAddr + offsetof(abi::BootInfo, wall_clock_ns), info.wall_clock_ns);
   CallHandler calls(memory, console, devices, symbols, host_monotonic_ns());
   calls.set_io_thread(io.get());
@@ -320,8 +341,8 @@ int run(int argc, char** argv) {
         }
         if (r.io.direction != KVM_EXIT_IO_OUT || r.io.size != 4 || r.io.count != 1) {
           calls.stats().other++;
-          calls.hostile("I/O of size " + std::to_string(r.io.size) + " on port " + std::to_string(r.io.port) +
-                        " is not a call");
+          calls.hostile("I/O of size " + std::to_string(r.io.size) + " on port " +
+                        std::to_string(r.io.port) + " is not a call");
           status = calls.exit_status();
           break;
         }
@@ -363,9 +384,9 @@ int run(int argc, char** argv) {
     const ExitStats& st = calls.stats();
     fprintf(stderr, "morgana-hvt: stats: setup %.3f ms, guest %.3f ms, %" PRIu64 " exits:",
             (t_boot - t_exec) / 1e6, (t_end - t_boot) / 1e6, st.total());
-    static const char* const names[] = {"console_write", "wall_clock", "yield", "net_write",
-                                        "net_read", "block_read", "block_write", "block_flush",
-                                        "halt", "net_ring_setup", "net_kick"};
+    static const char* const names[] = {
+        "console_write", "wall_clock",  "yield", "net_write",      "net_read", "block_read",
+        "block_write",   "block_flush", "halt",  "net_ring_setup", "net_kick"};
     for (size_t i = 0; i < st.calls.size(); ++i)
       if (st.calls[i]) fprintf(stderr, " %s %" PRIu64, names[i], st.calls[i]);
     if (st.faults) fprintf(stderr, " fault %" PRIu64, st.faults);
@@ -378,4 +399,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace morgana::tender
 
-int main(int argc, char** argv) { return morgana::tender::run(argc, argv); }
+int main(int argc, char** argv) {
+  return morgana::tender::run(argc, argv);
+}

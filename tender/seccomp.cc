@@ -64,14 +64,15 @@ constexpr const char* kUserNetCalls[] = {
 constexpr int kUserNetFcntls[] = {F_GETFL, F_SETFL, F_GETFD, F_SETFD};
 
 // Only in sanitizer builds (MORGANA_SANITIZE): the ASan runtime's allocator advises
-// MADV_NOHUGEPAGE and MADV_DONTDUMP on its mappings, and its exit path queries the
-// alternate signal stack. A release monitor does without them.
+// MADV_NOHUGEPAGE and MADV_DONTDUMP on its mappings, its exit path queries the
+// alternate signal stack, and its memory-accessibility probe (used while unwinding)
+// writes through a pipe. A release monitor does without them.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kSanitizerBuild = true;
 #else
 constexpr bool kSanitizerBuild = false;
 #endif
-constexpr const char* kSanitizerCalls[] = {"sigaltstack", "madvise"};
+constexpr const char* kSanitizerCalls[] = {"sigaltstack", "madvise", "pipe2"};
 
 // Allowed only with the argument checks made in install_seccomp().
 constexpr const char* kRestrictedCalls[] = {"ioctl",   "mmap",       "mprotect",

@@ -2,12 +2,12 @@
 // vCPU that starts in 64-bit mode at CPL 3 (DESIGN.md §4, §4a).
 #include "tender/vm.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <cpuid.h>
 
 #include <array>
 #include <cstring>
@@ -45,8 +45,8 @@ constexpr uint64_t kPteNx = 1ull << 63;
 constexpr uint64_t kPteAddr = 0x000ffffffffff000ull;
 constexpr uint64_t k2M = 2ull << 20;
 
-constexpr uint64_t kCr0Pe = 1ull << 0, kCr0Mp = 1ull << 1, kCr0Et = 1ull << 4,
-                   kCr0Ne = 1ull << 5, kCr0Wp = 1ull << 16, kCr0Pg = 1ull << 31;
+constexpr uint64_t kCr0Pe = 1ull << 0, kCr0Mp = 1ull << 1, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5,
+                   kCr0Wp = 1ull << 16, kCr0Pg = 1ull << 31;
 constexpr uint64_t kCr4Pae = 1ull << 5, kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10,
                    kCr4Osxsave = 1ull << 18;
 constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
@@ -54,14 +54,25 @@ constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull 
 // Vectors for which the CPU pushes an error code (SDM Vol. 3 §6.13).
 bool has_error_code(int vector) {
   switch (vector) {
-    case 8: case 10: case 11: case 12: case 13: case 14: case 17: case 21: case 29: case 30:
+    case 8:
+    case 10:
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 17:
+    case 21:
+    case 29:
+    case 30:
       return true;
     default:
       return false;
   }
 }
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string errno_text(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 class PageTableBuilder {
  public:
@@ -366,7 +377,9 @@ std::string Vm::setup(const std::vector<UserMapping>& mappings, const EntryState
   return "";
 }
 
-bool Vm::run() { return ioctl(vcpu_fd_, KVM_RUN, 0) == 0; }
+bool Vm::run() {
+  return ioctl(vcpu_fd_, KVM_RUN, 0) == 0;
+}
 
 bool Vm::read_fault(uint8_t vector, GuestFault& fault) {
   fault = GuestFault{};

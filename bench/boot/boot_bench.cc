@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
   printf("| command | runs | first line median | first line p90 | exit median | exit p90 |\n");
   printf("|---|---|---|---|---|---|\n");
   for (const Case& c : cases)
-    printf("| %s | %zu | %.3f ms | %.3f ms | %.3f ms | %.3f ms |\n", c.label.c_str(), c.exit_ms.size(),
-           percentile(c.first_line_ms, 0.5), percentile(c.first_line_ms, 0.9),
+    printf("| %s | %zu | %.3f ms | %.3f ms | %.3f ms | %.3f ms |\n", c.label.c_str(),
+           c.exit_ms.size(), percentile(c.first_line_ms, 0.5), percentile(c.first_line_ms, 0.9),
            percentile(c.exit_ms, 0.5), percentile(c.exit_ms, 0.9));
   if (cases.size() >= 2 && !cases[1].exit_ms.empty()) {
     printf("\nratio %s / %s: first line %.2fx, exit %.2fx (median)\n", cases[0].label.c_str(),

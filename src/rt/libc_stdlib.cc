@@ -33,8 +33,7 @@ struct Parsed {
 Parsed parse(const char* s, char** end, int base) {
   Parsed result{0, false, false};
   if (base < 0 || base == 1 || base > 36) {
-    errno = EINVAL;
-    if (end != nullptr) *end = const_cast<char*>(s);
+    errno = EINVAL;  // and *end is left alone, as glibc does
     return result;
   }
   const char* p = s;

@@ -11,6 +11,9 @@
 #include "morgana/rt/format.h"
 #include "morgana/rt/port.h"
 
+// The image's code, from cmake/guest.ld: a return address outside it ends the walk.
+extern "C" const char __image_start[], _etext[];
+
 namespace morgana {
 namespace {
 
@@ -22,8 +25,9 @@ int panic_depth = 0;
 constexpr uint64_t kMaxStackWalk = 1 << 20;  // frames lie at most 1 MiB above rsp
 
 // Follows the saved-rbp chain (all guest code keeps frame pointers). Each step must move
-// strictly upwards within the bound above rsp, so a corrupted chain ends the walk
-// instead of faulting or looping.
+// strictly upwards within the bound above rsp, and each return address must point into
+// the image's code, so a corrupted chain (a smashed stack) ends the walk instead of
+// faulting, looping or reporting junk.
 int walk_frames(uint64_t rbp, uint64_t rsp, uint64_t* frames) {
   int count = 0;
   uint64_t fp = rbp;
@@ -31,7 +35,10 @@ int walk_frames(uint64_t rbp, uint64_t rsp, uint64_t* frames) {
     if (fp == 0 || fp % 8 != 0 || fp < rsp || fp - rsp > kMaxStackWalk - 16) break;
     const auto* frame = reinterpret_cast<const uint64_t*>(fp);
     const uint64_t return_address = frame[1];
-    if (return_address == 0) break;
+    if (return_address <= reinterpret_cast<uintptr_t>(__image_start) ||
+        return_address > reinterpret_cast<uintptr_t>(_etext)) {
+      break;
+    }
     frames[count++] = return_address;
     const uint64_t next = frame[0];
     if (next <= fp) break;
@@ -74,11 +81,14 @@ void panic(const char* format, ...) {
     for (;;) __builtin_trap();
   }
   if (panic_depth == 2) {
-    // Panicking while building or printing a report (say, in the formatter): report the
-    // raw format string, without formatting anything.
-    report.message = "panic while panicking (the second panic's format string is on the console)";
-    report.frame_count = walk_frames(report.rbp, report.rsp, report.frames);
+    // Panicking while building or printing a report (say, in the formatter). Format
+    // nothing: put the second panic's raw format string on the console and report the
+    // first message if it was complete.
+    rt::port::console_write("panic while reporting a panic: ");
     rt::port::console_write(format);
+    rt::port::console_write("\n");
+    if (report.message.empty()) report.message = "panic while formatting a panic message";
+    report.frame_count = walk_frames(report.rbp, report.rsp, report.frames);
     rt::port::panic_halt(report);
   }
 

@@ -41,7 +41,7 @@ mg_expect_stdout_contains "to 10.0.2.15:80"
 mg_pass "a TCP connect to 127.0.0.1:$port reached the guest's port 80 as a SYN"
 
 # The restricted network must refuse a forward to a host port that is already in use.
-python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
+python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
 holder=$!
 mg_on_exit "kill $holder 2>/dev/null || true"
 sleep 0.3

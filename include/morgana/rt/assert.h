@@ -10,8 +10,8 @@ namespace morgana {
 
 }  // namespace morgana
 
-#define MORGANA_ASSERT(cond)                                                          \
-  do {                                                                                \
-    if (!(cond)) [[unlikely]]                                                         \
-      ::morgana::panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__);   \
+#define MORGANA_ASSERT(cond)                                                       \
+  do {                                                                             \
+    if (!(cond)) [[unlikely]]                                                      \
+      ::morgana::panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__); \
   } while (0)

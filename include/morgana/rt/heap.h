@@ -6,10 +6,10 @@
 namespace morgana::rt {
 
 struct HeapStats {
-  size_t heap_size;       // bytes the allocator manages (0 on unix: unbounded)
-  size_t bytes_in_use;    // requested bytes currently allocated
+  size_t heap_size;     // bytes the allocator manages (0 on unix: unbounded)
+  size_t bytes_in_use;  // requested bytes currently allocated
   size_t peak_bytes_in_use;
-  size_t allocations;     // calls that returned memory, since boot
+  size_t allocations;  // calls that returned memory, since boot
   size_t frees;
 };
 

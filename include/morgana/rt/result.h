@@ -13,8 +13,8 @@ namespace morgana {
 enum class Errc : unsigned short {
   kInvalidArgument = 1,
   kNotFound,
-  kAgain,         // nothing available now; try after the next yield
-  kIo,            // the device or host failed
+  kAgain,  // nothing available now; try after the next yield
+  kIo,     // the device or host failed
   kNoMemory,
   kUnsupported,
   kOutOfRange,
@@ -22,7 +22,7 @@ enum class Errc : unsigned short {
   kTimedOut,
   kCancelled,
   kExists,
-  kMalformed,     // input did not parse
+  kMalformed,  // input did not parse
 };
 
 const char* errc_name(Errc code);
@@ -42,21 +42,26 @@ class [[nodiscard]] Result {
 
   Result(const T& value) : ok_(true) { new (&value_) T(value); }  // NOLINT: implicit by design
   Result(T&& value) : ok_(true) { new (&value_) T(std::move(value)); }  // NOLINT
-  Result(Error error) : ok_(false) { new (&error_) Error(error); }  // NOLINT
+  Result(Error error) : ok_(false) { new (&error_) Error(error); }      // NOLINT
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, Result> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Error> && !std::is_same_v<std::remove_cvref_t<U>, T>)
-  Result(U&& value) : ok_(true) {  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Result> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Error> &&
+           !std::is_same_v<std::remove_cvref_t<U>, T>) Result(U&& value)
+      : ok_(true) {  // NOLINT
     new (&value_) T(std::forward<U>(value));
   }
 
   Result(const Result& other) : ok_(other.ok_) {
-    if (ok_) new (&value_) T(other.value_);
-    else new (&error_) Error(other.error_);
+    if (ok_)
+      new (&value_) T(other.value_);
+    else
+      new (&error_) Error(other.error_);
   }
   Result(Result&& other) noexcept : ok_(other.ok_) {
-    if (ok_) new (&value_) T(std::move(other.value_));
-    else new (&error_) Error(other.error_);
+    if (ok_)
+      new (&value_) T(std::move(other.value_));
+    else
+      new (&error_) Error(other.error_);
   }
   Result& operator=(Result other) noexcept {
     this->~Result();
@@ -126,17 +131,19 @@ class [[nodiscard]] Result<void> {
 };
 
 // An empty success, for `return ok();` in Result<void> functions.
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace morgana
 
 // TRY(expr): evaluates a Result; on failure returns its Error from the enclosing
 // function, otherwise yields the value (moved out). A GNU statement expression, as in
 // SerenityOS AK/Try.h; g++ and clang both support it.
-#define TRY(expr)                                               \
-  ({                                                            \
-    auto&& _morgana_try_result = (expr);                        \
-    if (!_morgana_try_result.ok()) [[unlikely]]                 \
-      return _morgana_try_result.error();                       \
-    std::move(_morgana_try_result).value();                     \
+#define TRY(expr)                               \
+  ({                                            \
+    auto&& _morgana_try_result = (expr);        \
+    if (!_morgana_try_result.ok()) [[unlikely]] \
+      return _morgana_try_result.error();       \
+    std::move(_morgana_try_result).value();     \
   })

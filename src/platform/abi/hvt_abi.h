@@ -265,11 +265,11 @@ static_assert(sizeof(ThreadBlock) == 0x30);
 struct BootInfo {
   uint32_t magic;  // kBootInfoMagic
   uint32_t abi_version;
-  uint64_t mem_size;    // bytes of guest RAM, all of [0, mem_size)
-  uint64_t heap_start;  // first free byte after the image, page aligned
-  uint64_t heap_end;    // guard page starts here
-  uint64_t stack_top;   // initial rsp (16-byte aligned)
-  uint64_t tsc_hz;      // guest monotonic ns = (rdtsc - tsc at entry) * 1e9 / tsc_hz
+  uint64_t mem_size;       // bytes of guest RAM, all of [0, mem_size)
+  uint64_t heap_start;     // first free byte after the image, page aligned
+  uint64_t heap_end;       // guard page starts here
+  uint64_t stack_top;      // initial rsp (16-byte aligned)
+  uint64_t tsc_hz;         // guest monotonic ns = (rdtsc - tsc at entry) * 1e9 / tsc_hz
   uint64_t wall_clock_ns;  // host wall clock (ns since the Unix epoch) at vCPU start
   uint8_t seed[32];        // from the host's getrandom()
   uint32_t argc;           // app args; argv[0] is the image name

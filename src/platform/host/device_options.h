@@ -14,7 +14,7 @@
 
 namespace morgana::host {
 
-struct PortForward {  // forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT
+struct PortForward {      // forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT
   std::string host_addr;  // IPv4 dotted quad, e.g. 127.0.0.1
   uint16_t host_port = 0;
   uint16_t guest_port = 0;
@@ -22,10 +22,10 @@ struct PortForward {  // forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT
 
 struct NetAttachment {
   enum class Kind { kTap, kUser };
-  std::string name;    // manifest name
+  std::string name;  // manifest name
   Kind kind = Kind::kTap;
-  std::string ifname;  // kTap: the host tap interface
-  std::vector<PortForward> forwards;     // kUser only
+  std::string ifname;                         // kTap: the host tap interface
+  std::vector<PortForward> forwards;          // kUser only
   std::optional<std::array<uint8_t, 6>> mac;  // from --net-mac:NAME=MAC
 };
 

@@ -12,7 +12,9 @@ namespace {
 const abi::BootInfo* g_boot_info;
 }
 
-const abi::BootInfo& boot_info() { return *g_boot_info; }
+const abi::BootInfo& boot_info() {
+  return *g_boot_info;
+}
 
 }  // namespace morgana::platform::hvt
 

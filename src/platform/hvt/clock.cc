@@ -24,17 +24,21 @@ inline uint64_t rdtsc() {
 void clock_init() {
   g_tsc_at_boot = rdtsc();
   uint64_t hz = boot_info().tsc_hz;
-  g_ns_per_tick_q32 = static_cast<uint64_t>((static_cast<unsigned __int128>(1000000000) << 32) / hz);
+  g_ns_per_tick_q32 =
+      static_cast<uint64_t>((static_cast<unsigned __int128>(1000000000) << 32) / hz);
 }
 
 }  // namespace hvt
 
 uint64_t monotonic_ns() {
   uint64_t ticks = hvt::rdtsc() - hvt::g_tsc_at_boot;
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(ticks) * hvt::g_ns_per_tick_q32) >> 32);
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(ticks) * hvt::g_ns_per_tick_q32) >>
+                               32);
 }
 
-uint64_t wall_clock_ns() { return hvt::boot_info().wall_clock_ns + monotonic_ns(); }
+uint64_t wall_clock_ns() {
+  return hvt::boot_info().wall_clock_ns + monotonic_ns();
+}
 
 ReadySet yield(uint64_t deadline_ns) {
   // Every exit drains the console ring, so pending output goes out here too.

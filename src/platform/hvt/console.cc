@@ -43,5 +43,7 @@ void console_flush() {}
 }  // namespace morgana::platform
 
 namespace morgana::rt::port {
-void console_write(std::string_view text) { platform::console_write(text); }
+void console_write(std::string_view text) {
+  platform::console_write(text);
+}
 }  // namespace morgana::rt::port

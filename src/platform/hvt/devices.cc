@@ -14,7 +14,8 @@ const abi::DeviceInfo* find(std::string_view name, abi::DeviceType type, DeviceI
   const abi::BootInfo& info = hvt::boot_info();
   for (uint32_t i = 0; i < info.device_count && i < abi::kMaxDevices; ++i) {
     const abi::DeviceInfo& d = info.devices[i];
-    if (d.type == static_cast<uint32_t>(type) && name == std::string_view(d.name, strnlen(d.name, sizeof d.name))) {
+    if (d.type == static_cast<uint32_t>(type) &&
+        name == std::string_view(d.name, strnlen(d.name, sizeof d.name))) {
       *id = i;
       return &d;
     }

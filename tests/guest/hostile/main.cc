@@ -21,18 +21,22 @@ void raw_out(uint16_t port, uint32_t value) {
   asm volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
-uint64_t mem() { return platform::hvt::boot_info().mem_size; }
+uint64_t mem() {
+  return platform::hvt::boot_info().mem_size;
+}
 
 // A block-sized buffer inside the guest.
 alignas(4096) uint8_t g_buffer[4096];
 
 int run(const char* c) {
-  const uint64_t outside = mem() + 4096;  // first page past RAM
-  const uint64_t near_end = mem() - 8;    // a struct that straddles the end of RAM
-  const uint64_t wraps = UINT64_MAX - 15; // + length overflows 64 bits
+  const uint64_t outside = mem() + 4096;   // first page past RAM
+  const uint64_t near_end = mem() - 8;     // a struct that straddles the end of RAM
+  const uint64_t wraps = UINT64_MAX - 15;  // + length overflows 64 bits
 
-  if (!strcmp(c, "console_args_outside")) raw_out(abi::kCallPortBase + 0, static_cast<uint32_t>(outside));
-  else if (!strcmp(c, "console_args_straddle")) raw_out(abi::kCallPortBase + 0, static_cast<uint32_t>(near_end));
+  if (!strcmp(c, "console_args_outside"))
+    raw_out(abi::kCallPortBase + 0, static_cast<uint32_t>(outside));
+  else if (!strcmp(c, "console_args_straddle"))
+    raw_out(abi::kCallPortBase + 0, static_cast<uint32_t>(near_end));
   else if (!strcmp(c, "console_data_wraps")) {
     abi::ConsoleWriteArgs a{wraps, 64};
     call(Call::kConsoleWrite, &a);
@@ -42,8 +46,10 @@ int run(const char* c) {
   } else if (!strcmp(c, "console_len_huge")) {
     abi::ConsoleWriteArgs a{reinterpret_cast<uintptr_t>(g_buffer), UINT64_MAX};
     call(Call::kConsoleWrite, &a);
-  } else if (!strcmp(c, "wall_clock_outside")) raw_out(abi::kCallPortBase + 1, static_cast<uint32_t>(outside));
-  else if (!strcmp(c, "yield_outside")) raw_out(abi::kCallPortBase + 2, static_cast<uint32_t>(outside));
+  } else if (!strcmp(c, "wall_clock_outside"))
+    raw_out(abi::kCallPortBase + 1, static_cast<uint32_t>(outside));
+  else if (!strcmp(c, "yield_outside"))
+    raw_out(abi::kCallPortBase + 2, static_cast<uint32_t>(outside));
   else if (!strcmp(c, "net_write_wraps")) {
     abi::NetIoArgs a{0, 0, wraps, 64};
     call(Call::kNetWrite, &a);
@@ -89,23 +95,35 @@ int run(const char* c) {
     info.message_len = 1ull << 40;
     abi::HaltArgs a{abi::kExitPanic, 0, reinterpret_cast<uintptr_t>(&info)};
     call(Call::kHalt, &a);
-  } else if (!strcmp(c, "unknown_call")) raw_out(abi::kCallPortBase + 15, reinterpret_cast<uintptr_t>(g_buffer));
+  } else if (!strcmp(c, "unknown_call"))
+    raw_out(abi::kCallPortBase + static_cast<uint16_t>(Call::kCount),
+            reinterpret_cast<uintptr_t>(g_buffer));
+  // A 4-byte `out` needs all four of its ports open in the TSS bitmap: this one faults.
+  else if (!strcmp(c, "port_straddles_bitmap"))
+    raw_out(abi::kCallPortBase + abi::kCallPortCount - 1, 0);
   else if (!strcmp(c, "console_ring_corrupt")) {
     auto* ring = reinterpret_cast<abi::ConsoleRing*>(platform::hvt::boot_info().console_ring);
     ring->head = ring->tail + 1000000;
     platform::yield(0);
-  } else if (!strcmp(c, "closed_port")) raw_out(0x80, 0);  // not in the TSS I/O bitmap: #GP
-  else if (!strcmp(c, "write_gdt")) *reinterpret_cast<volatile uint64_t*>(0x1000) = 0;
-  else if (!strcmp(c, "write_page_tables")) *reinterpret_cast<volatile uint64_t*>(0x9000) = 0;
-  else if (!strcmp(c, "write_boot_info")) *reinterpret_cast<volatile uint32_t*>(abi::kBootInfoAddr) = 0;
-  else if (!strcmp(c, "write_text")) *reinterpret_cast<volatile uint8_t*>(reinterpret_cast<uintptr_t>(&app_main)) = 0xc3;
+  } else if (!strcmp(c, "closed_port"))
+    raw_out(0x80, 0);  // not in the TSS I/O bitmap: #GP
+  else if (!strcmp(c, "write_gdt"))
+    *reinterpret_cast<volatile uint64_t*>(0x1000) = 0;
+  else if (!strcmp(c, "write_page_tables"))
+    *reinterpret_cast<volatile uint64_t*>(0x9000) = 0;
+  else if (!strcmp(c, "write_boot_info"))
+    *reinterpret_cast<volatile uint32_t*>(abi::kBootInfoAddr) = 0;
+  else if (!strcmp(c, "write_text"))
+    *reinterpret_cast<volatile uint8_t*>(reinterpret_cast<uintptr_t>(&app_main)) = 0xc3;
   else if (!strcmp(c, "exec_data")) {
     g_buffer[0] = 0xc3;  // ret
     reinterpret_cast<void (*)()>(reinterpret_cast<uintptr_t>(g_buffer))();
   } else if (!strcmp(c, "null_deref")) {
     return *reinterpret_cast<volatile int*>(uintptr_t{8});
-  } else if (!strcmp(c, "hlt")) asm volatile("hlt");
-  else if (!strcmp(c, "outside_ram")) return *reinterpret_cast<volatile int*>(outside);
+  } else if (!strcmp(c, "hlt"))
+    asm volatile("hlt");
+  else if (!strcmp(c, "outside_ram"))
+    return *reinterpret_cast<volatile int*>(outside);
   else {
     printf("hostile: unknown case '%s'\n", c);
     return 2;

@@ -38,9 +38,13 @@ __attribute__((noinline)) void exhaust_memory() {
 int app_main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "panic";
   printf("panic test: %s\n", mode);
-  if (!strcmp(mode, "assert")) assert_fails(3);
-  else if (!strcmp(mode, "smash")) smash_stack("this string is far longer than sixteen bytes");
-  else if (!strcmp(mode, "oom")) exhaust_memory();
-  else panic_outer(41);
+  if (!strcmp(mode, "assert"))
+    assert_fails(3);
+  else if (!strcmp(mode, "smash"))
+    smash_stack("this string is far longer than sixteen bytes");
+  else if (!strcmp(mode, "oom"))
+    exhaust_memory();
+  else
+    panic_outer(41);
   return 0;
 }

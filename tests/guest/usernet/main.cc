@@ -17,14 +17,17 @@ using namespace morgana;
 
 constexpr uint8_t kGuestIp[4] = {10, 0, 2, 15};
 
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
-void send_arp(platform::NetDevice& net, uint16_t op, const uint8_t* target_mac, const uint8_t* target_ip) {
+void send_arp(platform::NetDevice& net, uint16_t op, const uint8_t* target_mac,
+              const uint8_t* target_ip) {
   uint8_t f[42] = {};
   auto mac = net.mac();
   std::memcpy(f, op == 1 ? (const uint8_t*)"\xff\xff\xff\xff\xff\xff" : target_mac, 6);
   std::memcpy(f + 6, mac.data(), 6);
-  f[12] = 0x08, f[13] = 0x06;                                    // ARP
+  f[12] = 0x08, f[13] = 0x06;                                           // ARP
   f[14] = 0, f[15] = 1, f[16] = 0x08, f[17] = 0, f[18] = 6, f[19] = 4;  // Ethernet/IPv4
   f[20] = 0, f[21] = static_cast<uint8_t>(op);
   std::memcpy(f + 22, mac.data(), 6);
@@ -61,8 +64,10 @@ int app_main(int argc, char** argv) {
   unsigned port = 80;
   uint64_t timeout_ms = 20000;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strncmp(argv[i], "--port=", 7)) port = static_cast<unsigned>(std::strtoul(argv[i] + 7, nullptr, 10));
-    else if (!std::strncmp(argv[i], "--timeout-ms=", 13)) timeout_ms = std::strtoull(argv[i] + 13, nullptr, 10);
+    if (!std::strncmp(argv[i], "--port=", 7))
+      port = static_cast<unsigned>(std::strtoul(argv[i] + 7, nullptr, 10));
+    else if (!std::strncmp(argv[i], "--timeout-ms=", 13))
+      timeout_ms = std::strtoull(argv[i] + 13, nullptr, 10);
   }
   auto net = platform::NetDevice::open("service");
   if (!net) {
