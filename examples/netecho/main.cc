@@ -3,6 +3,7 @@
 //
 // Options: --count=N  exit 0 after echoing N frames (default: run forever)
 //          --report=N print a progress line every N frames (default 1000)
+//          --calls    on hvt, one monitor call per frame instead of the shared rings
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -56,16 +57,21 @@ morgana::Result<void> send(platform::NetDevice& device, std::span<const uint8_t>
 int app_main(int argc, char** argv) {
   uint64_t count = 0;  // 0: forever
   uint64_t report = 1000;
+  platform::NetPath path = platform::NetPath::kRings;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
+    if (arg == "--calls") {
+      path = platform::NetPath::kCalls;
+      continue;
+    }
     if (!parse_count(arg, "--count=", count) || !parse_count(arg, "--report=", report) ||
         report == 0) {
-      print("netecho: bad option '%s' (--count=N, --report=N with N > 0)\n", argv[i]);
+      print("netecho: bad option '%s' (--count=N, --report=N with N > 0, --calls)\n", argv[i]);
       return 2;
     }
   }
 
-  auto device = platform::NetDevice::open("service");
+  auto device = platform::NetDevice::open("service", path);
   if (!device) {
     print("netecho: no network device 'service': %s\n", morgana::errc_name(device.error().code));
     return 1;

@@ -7,7 +7,9 @@
 namespace morgana::random {
 namespace {
 
-constexpr uint32_t rotl(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
+constexpr uint32_t rotl(uint32_t v, int n) {
+  return (v << n) | (v >> (32 - n));
+}
 
 uint32_t load_le32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
@@ -149,7 +151,8 @@ void ChaCha20Rng::mix(std::span<const uint8_t> input) {
   size_t offset = 0;
   uint32_t chunk = 0;
   do {
-    for (size_t i = 0; i < kSeedSize && offset + i < input.size(); ++i) key_[i] ^= input[offset + i];
+    for (size_t i = 0; i < kSeedSize && offset + i < input.size(); ++i)
+      key_[i] ^= input[offset + i];
     store_le32(nonce + 4, chunk++);
     uint8_t block[64];
     chacha20_block(key_, 0, nonce, block);

@@ -14,8 +14,12 @@ using morgana::rt::global_heap;
 // Throwing forms panic when memory runs out (there are no exceptions to throw); nothrow
 // forms return nullptr as the standard asks.
 
-void* operator new(std::size_t size) { return global_heap().allocate(size); }
-void* operator new[](std::size_t size) { return global_heap().allocate(size); }
+void* operator new(std::size_t size) {
+  return global_heap().allocate(size);
+}
+void* operator new[](std::size_t size) {
+  return global_heap().allocate(size);
+}
 void* operator new(std::size_t size, std::align_val_t align) {
   return global_heap().allocate(size, static_cast<std::size_t>(align));
 }
@@ -42,16 +46,36 @@ inline void release(void* ptr) {
 }
 }  // namespace
 
-void operator delete(void* ptr) noexcept { release(ptr); }
-void operator delete[](void* ptr) noexcept { release(ptr); }
-void operator delete(void* ptr, std::size_t) noexcept { release(ptr); }
-void operator delete[](void* ptr, std::size_t) noexcept { release(ptr); }
-void operator delete(void* ptr, const std::nothrow_t&) noexcept { release(ptr); }
-void operator delete[](void* ptr, const std::nothrow_t&) noexcept { release(ptr); }
-void operator delete(void* ptr, std::align_val_t) noexcept { release(ptr); }
-void operator delete[](void* ptr, std::align_val_t) noexcept { release(ptr); }
-void operator delete(void* ptr, std::size_t, std::align_val_t) noexcept { release(ptr); }
-void operator delete[](void* ptr, std::size_t, std::align_val_t) noexcept { release(ptr); }
+void operator delete(void* ptr) noexcept {
+  release(ptr);
+}
+void operator delete[](void* ptr) noexcept {
+  release(ptr);
+}
+void operator delete(void* ptr, std::size_t) noexcept {
+  release(ptr);
+}
+void operator delete[](void* ptr, std::size_t) noexcept {
+  release(ptr);
+}
+void operator delete(void* ptr, const std::nothrow_t&) noexcept {
+  release(ptr);
+}
+void operator delete[](void* ptr, const std::nothrow_t&) noexcept {
+  release(ptr);
+}
+void operator delete(void* ptr, std::align_val_t) noexcept {
+  release(ptr);
+}
+void operator delete[](void* ptr, std::align_val_t) noexcept {
+  release(ptr);
+}
+void operator delete(void* ptr, std::size_t, std::align_val_t) noexcept {
+  release(ptr);
+}
+void operator delete[](void* ptr, std::size_t, std::align_val_t) noexcept {
+  release(ptr);
+}
 void operator delete(void* ptr, std::align_val_t, const std::nothrow_t&) noexcept {
   release(ptr);
 }
@@ -91,10 +115,13 @@ int atexit(void (*function)()) {
 // ---- Virtual call traps ------------------------------------------------------------
 
 [[noreturn]] void __cxa_pure_virtual() {
-  morgana::panic("pure virtual function called (object used during construction or after destruction?)");
+  morgana::panic(
+      "pure virtual function called (object used during construction or after destruction?)");
 }
 
-[[noreturn]] void __cxa_deleted_virtual() { morgana::panic("deleted virtual function called"); }
+[[noreturn]] void __cxa_deleted_virtual() {
+  morgana::panic("deleted virtual function called");
+}
 
 // ---- Guards for function-local statics ------------------------------------------------
 // Images are built with -fno-threadsafe-statics, but code from libstdc++.a was not. One
@@ -115,6 +142,8 @@ void __cxa_guard_release(uint64_t* guard) {
   bytes[0] = 1;
 }
 
-void __cxa_guard_abort(uint64_t* guard) { reinterpret_cast<uint8_t*>(guard)[1] = 0; }
+void __cxa_guard_abort(uint64_t* guard) {
+  reinterpret_cast<uint8_t*>(guard)[1] = 0;
+}
 
 }  // extern "C"

@@ -45,9 +45,12 @@ void format_integer(FormatWriter& out, const FormatSpec& spec, uint64_t value, b
 
   char prefix[3];
   size_t prefix_length = 0;
-  if (negative) prefix[prefix_length++] = '-';
-  else if (is_signed && spec.plus) prefix[prefix_length++] = '+';
-  else if (is_signed && spec.space) prefix[prefix_length++] = ' ';
+  if (negative)
+    prefix[prefix_length++] = '-';
+  else if (is_signed && spec.plus)
+    prefix[prefix_length++] = '+';
+  else if (is_signed && spec.space)
+    prefix[prefix_length++] = ' ';
   if (spec.alt && value != 0 && base == 16) {
     prefix[prefix_length++] = '0';
     prefix[prefix_length++] = (conv == 'X') ? 'X' : 'x';
@@ -80,30 +83,46 @@ size_t bounded_length(const char* s, size_t max) {
 
 int64_t signed_argument(Length length, va_list& args) {
   switch (length) {
-    case Length::kChar: return static_cast<signed char>(va_arg(args, int));
-    case Length::kShort: return static_cast<short>(va_arg(args, int));
-    case Length::kLong: return va_arg(args, long);
+    case Length::kChar:
+      return static_cast<signed char>(va_arg(args, int));
+    case Length::kShort:
+      return static_cast<short>(va_arg(args, int));
+    case Length::kLong:
+      return va_arg(args, long);
     case Length::kLongLong:
-    case Length::kLongDouble: return va_arg(args, long long);  // glibc: %Ld is %lld
-    case Length::kIntMax: return va_arg(args, intmax_t);
-    case Length::kSize: return va_arg(args, long);  // the signed type matching size_t
-    case Length::kPtrdiff: return va_arg(args, ptrdiff_t);
-    case Length::kNone: break;
+    case Length::kLongDouble:
+      return va_arg(args, long long);  // glibc: %Ld is %lld
+    case Length::kIntMax:
+      return va_arg(args, intmax_t);
+    case Length::kSize:
+      return va_arg(args, long);  // the signed type matching size_t
+    case Length::kPtrdiff:
+      return va_arg(args, ptrdiff_t);
+    case Length::kNone:
+      break;
   }
   return va_arg(args, int);
 }
 
 uint64_t unsigned_argument(Length length, va_list& args) {
   switch (length) {
-    case Length::kChar: return static_cast<unsigned char>(va_arg(args, unsigned));
-    case Length::kShort: return static_cast<unsigned short>(va_arg(args, unsigned));
-    case Length::kLong: return va_arg(args, unsigned long);
+    case Length::kChar:
+      return static_cast<unsigned char>(va_arg(args, unsigned));
+    case Length::kShort:
+      return static_cast<unsigned short>(va_arg(args, unsigned));
+    case Length::kLong:
+      return va_arg(args, unsigned long);
     case Length::kLongLong:
-    case Length::kLongDouble: return va_arg(args, unsigned long long);
-    case Length::kIntMax: return va_arg(args, uintmax_t);
-    case Length::kSize: return va_arg(args, size_t);
-    case Length::kPtrdiff: return static_cast<uint64_t>(va_arg(args, ptrdiff_t));
-    case Length::kNone: break;
+    case Length::kLongDouble:
+      return va_arg(args, unsigned long long);
+    case Length::kIntMax:
+      return va_arg(args, uintmax_t);
+    case Length::kSize:
+      return va_arg(args, size_t);
+    case Length::kPtrdiff:
+      return static_cast<uint64_t>(va_arg(args, ptrdiff_t));
+    case Length::kNone:
+      break;
   }
   return va_arg(args, unsigned);
 }
@@ -123,12 +142,18 @@ int parse_number(const char*& p) {
 bool format_one(FormatWriter& out, const char*& p, va_list& args) {
   FormatSpec spec;
   for (;; ++p) {
-    if (*p == '-') spec.left = true;
-    else if (*p == '+') spec.plus = true;
-    else if (*p == ' ') spec.space = true;
-    else if (*p == '#') spec.alt = true;
-    else if (*p == '0') spec.zero = true;
-    else break;
+    if (*p == '-')
+      spec.left = true;
+    else if (*p == '+')
+      spec.plus = true;
+    else if (*p == ' ')
+      spec.space = true;
+    else if (*p == '#')
+      spec.alt = true;
+    else if (*p == '0')
+      spec.zero = true;
+    else
+      break;
   }
   if (*p == '*') {
     ++p;
@@ -164,12 +189,23 @@ bool format_one(FormatWriter& out, const char*& p, va_list& args) {
       length = (p[1] == 'l') ? Length::kLongLong : Length::kLong;
       p += (p[1] == 'l') ? 2 : 1;
       break;
-    case 'q': length = Length::kLongLong, ++p; break;
-    case 'j': length = Length::kIntMax, ++p; break;
-    case 'z': length = Length::kSize, ++p; break;
-    case 't': length = Length::kPtrdiff, ++p; break;
-    case 'L': length = Length::kLongDouble, ++p; break;
-    default: break;
+    case 'q':
+      length = Length::kLongLong, ++p;
+      break;
+    case 'j':
+      length = Length::kIntMax, ++p;
+      break;
+    case 'z':
+      length = Length::kSize, ++p;
+      break;
+    case 't':
+      length = Length::kPtrdiff, ++p;
+      break;
+    case 'L':
+      length = Length::kLongDouble, ++p;
+      break;
+    default:
+      break;
   }
 
   spec.conversion = *p;
@@ -213,19 +249,22 @@ bool format_one(FormatWriter& out, const char*& p, va_list& args) {
       format_text(out, spec, s, bounded_length(s, max));
       break;
     }
-    case '%': out.put('%'); break;
+    case '%':
+      out.put('%');
+      break;
     case 'f':
     case 'F':
     case 'e':
     case 'E':
     case 'g':
     case 'G': {
-      long double v = (length == Length::kLongDouble) ? va_arg(args, long double)
-                                                      : va_arg(args, double);
+      long double v =
+          (length == Length::kLongDouble) ? va_arg(args, long double) : va_arg(args, double);
       detail::format_float(out, spec, v);
       break;
     }
-    default: return false;
+    default:
+      return false;
   }
   ++p;
   return true;
@@ -265,8 +304,10 @@ int vformat_to(FormatSink sink, void* context, const char* format, va_list args)
       // Unknown conversion (or %n): copy it as glibc does, through its letter. A
       // specification cut off by the end of the format is an error, as in glibc; its
       // text is still written, which helps whoever reads a panic message.
-      if (*p == '\0') malformed = true;
-      else ++p;
+      if (*p == '\0')
+        malformed = true;
+      else
+        ++p;
       out.put(spec_start, static_cast<size_t>(p - spec_start));
     }
   }

@@ -26,7 +26,9 @@ constexpr uint32_t kPow10[10] = {1,      10,      100,      1000,      10000,
 // (1828 limbs) plus at most 3 integer limbs.
 constexpr int kCapacity = 1840;
 
-int64_t floor_div9(int64_t x) { return x >= 0 ? x / 9 : -((-x + 8) / 9); }
+int64_t floor_div9(int64_t x) {
+  return x >= 0 ? x / 9 : -((-x + 8) / 9);
+}
 
 int decimal_digits(uint32_t x) {
   int n = 1;
@@ -89,8 +91,7 @@ class Decimal {
   void round_at(int64_t position) {
     const int below = digit_at(position - 1);
     const bool round_up =
-        below > 5 ||
-        (below == 5 && (nonzero_below(position - 1) || digit_at(position) % 2 == 1));
+        below > 5 || (below == 5 && (nonzero_below(position - 1) || digit_at(position) % 2 == 1));
     const int64_t p = floor_div9(position);
     int64_t i = index(p);
     if (i >= tail_) return;  // every digit below `position` is already zero
@@ -176,8 +177,10 @@ class Decimal {
         carry = (kBase >> shift) * remainder;
       }
       if (carry != 0) {
-        if (tail_ < limit) d_[tail_++] = carry;
-        else sticky_ = true;
+        if (tail_ < limit)
+          d_[tail_++] = carry;
+        else
+          sticky_ = true;
       }
       while (head_ < tail_ && d_[head_] == 0) ++head_;
       k -= shift;
@@ -249,8 +252,8 @@ void emit_fixed(FormatWriter& out, const FormatSpec& spec, char sign, const Deci
                 int64_t fraction_digits, bool point) {
   const int64_t lead = d.leading_position();
   const int64_t integer_digits = lead >= 0 ? lead + 1 : 1;
-  const size_t length = static_cast<size_t>(integer_digits) + (point ? 1 : 0) +
-                        static_cast<size_t>(fraction_digits);
+  const size_t length =
+      static_cast<size_t>(integer_digits) + (point ? 1 : 0) + static_cast<size_t>(fraction_digits);
   emit(out, spec, sign, length, true, [&] {
     for (int64_t pos = integer_digits - 1; pos >= 0; --pos) out.put(digit_char(d, pos));
     if (point) out.put('.');
@@ -298,8 +301,9 @@ void format_float(FormatWriter& out, const FormatSpec& spec, long double value) 
   const int64_t precision = spec.precision < 0 ? 6 : spec.precision;
   const char kind = (conv == 'f' || conv == 'F') ? 'f' : (conv == 'e' || conv == 'E') ? 'e' : 'g';
   // %g counts significant digits, and precision 0 means 1 (C99 7.19.6.1).
-  const int64_t significant =
-      kind == 'e' ? precision + 1 : kind == 'g' ? (precision == 0 ? 1 : precision) : 0;
+  const int64_t significant = kind == 'e'   ? precision + 1
+                              : kind == 'g' ? (precision == 0 ? 1 : precision)
+                                            : 0;
 
   // The Decimal is large (7 KiB): one per call, on the stack, and no recursion.
   Decimal d;
@@ -329,14 +333,18 @@ void format_float(FormatWriter& out, const FormatSpec& spec, long double value) 
   const bool fixed = x >= -4 && x < significant;
   int64_t fraction = fixed ? significant - 1 - x : significant - 1;
   if (!spec.alt) {
-    const int64_t lowest_digit = fixed ? -d.lowest_nonzero_position()
-                                       : x - d.lowest_nonzero_position();
-    if (d.is_zero()) fraction = 0;
-    else if (lowest_digit < fraction) fraction = lowest_digit > 0 ? lowest_digit : 0;
+    const int64_t lowest_digit =
+        fixed ? -d.lowest_nonzero_position() : x - d.lowest_nonzero_position();
+    if (d.is_zero())
+      fraction = 0;
+    else if (lowest_digit < fraction)
+      fraction = lowest_digit > 0 ? lowest_digit : 0;
   }
   const bool point = fraction > 0 || spec.alt;
-  if (fixed) emit_fixed(out, spec, sign, d, fraction, point);
-  else emit_scientific(out, spec, sign, d, fraction, point, upper);
+  if (fixed)
+    emit_fixed(out, spec, sign, d, fraction, point);
+  else
+    emit_scientific(out, spec, sign, d, fraction, point, upper);
 }
 
 }  // namespace morgana::rt::detail

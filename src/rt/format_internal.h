@@ -74,9 +74,12 @@ inline Padding compute_padding(const FormatSpec& spec, size_t length, bool zero_
   Padding p;
   if (spec.width <= length) return p;
   size_t extra = spec.width - length;
-  if (spec.left) p.right_spaces = extra;
-  else if (spec.zero && zero_pad_allowed) p.zeros = extra;
-  else p.left_spaces = extra;
+  if (spec.left)
+    p.right_spaces = extra;
+  else if (spec.zero && zero_pad_allowed)
+    p.zeros = extra;
+  else
+    p.left_spaces = extra;
   return p;
 }
 

@@ -27,10 +27,10 @@ struct Heap::PageInfo {
 namespace {
 
 enum Kind : uint8_t {
-  kFree = 0,   // part of a free run; only its head and tail descriptors are meaningful
-  kLarge,      // head of a large allocation
-  kSlab,       // head of a slab
-  kInterior,   // another page of a large allocation or slab
+  kFree = 0,  // part of a free run; only its head and tail descriptors are meaningful
+  kLarge,     // head of a large allocation
+  kSlab,      // head of a slab
+  kInterior,  // another page of a large allocation or slab
 };
 
 constexpr size_t kPage = Heap::kPageSize;
@@ -111,7 +111,9 @@ void Heap::init(uintptr_t start, uintptr_t end) {
 
 // ---- Page runs --------------------------------------------------------------------
 
-inline Heap::PageInfo& Heap::info(uint32_t page) const { return pages_[page]; }
+Heap::PageInfo& Heap::info(uint32_t page) const {
+  return pages_[page];
+}
 
 int Heap::bin_for(uint32_t pages) {
   if (pages <= kExactBins) return static_cast<int>(pages) - 1;
@@ -137,8 +139,10 @@ void Heap::insert_free_run(uint32_t first, uint32_t pages) {
 void Heap::remove_free_run(uint32_t first) {
   PageInfo& head = info(first);
   const int bin = bin_for(head.pages);
-  if (head.prev != kNone) info(head.prev).next = head.next;
-  else bin_head_[bin] = head.next;
+  if (head.prev != kNone)
+    info(head.prev).next = head.next;
+  else
+    bin_head_[bin] = head.next;
   if (head.next != kNone) info(head.next).prev = head.prev;
   if (bin_head_[bin] == kNone) bin_nonempty_[bin / 64] &= ~(uint64_t{1} << (bin % 64));
 }
@@ -250,8 +254,10 @@ bool Heap::slot_bit(uintptr_t address) const {
 void Heap::set_slot_bit(uintptr_t address, bool value) {
   const size_t granule = (address - base_) / kGranule;
   const uint64_t mask = uint64_t{1} << (granule % 64);
-  if (value) slot_bits_[granule / 64] |= mask;
-  else slot_bits_[granule / 64] &= ~mask;
+  if (value)
+    slot_bits_[granule / 64] |= mask;
+  else
+    slot_bits_[granule / 64] &= ~mask;
 }
 
 void Heap::link_partial(uint32_t slab) {
@@ -264,8 +270,10 @@ void Heap::link_partial(uint32_t slab) {
 
 void Heap::unlink_partial(uint32_t slab) {
   PageInfo& s = info(slab);
-  if (s.prev != kNone) info(s.prev).next = s.next;
-  else partial_head_[s.size_class] = s.next;
+  if (s.prev != kNone)
+    info(s.prev).next = s.next;
+  else
+    partial_head_[s.size_class] = s.next;
   if (s.next != kNone) info(s.next).prev = s.prev;
 }
 
@@ -321,8 +329,9 @@ void* Heap::allocate_small(int size_class) {
     __builtin_memcpy(&next, reinterpret_cast<void*>(address), sizeof(next));
     if (slot_bit(address) || next > s.carved ||
         (next != 0 && slot_bit(page_address(slab) + (next - 1) * size))) {
-      panic("heap corruption: free list of the %zu-byte slab at %#lx is damaged (write after free?)",
-            size, static_cast<unsigned long>(page_address(slab)));
+      panic(
+          "heap corruption: free list of the %zu-byte slab at %#lx is damaged (write after free?)",
+          size, static_cast<unsigned long>(page_address(slab)));
     }
     s.free_slot = next;
   } else {
@@ -356,8 +365,10 @@ void Heap::free_small(uint32_t slab, uintptr_t address) {
     // Keep one empty slab per class so alternating malloc/free of one object does not
     // create and destroy a slab each time; any other empty slab goes back as pages.
     uint32_t& cached = cached_empty_[s.size_class];
-    if (cached == kNone) cached = slab;
-    else if (cached != slab) release_slab(slab);
+    if (cached == kNone)
+      cached = slab;
+    else if (cached != slab)
+      release_slab(slab);
   }
 }
 
@@ -421,8 +432,10 @@ void Heap::deallocate(void* ptr) {
   if (ptr == nullptr) return;
   const auto address = reinterpret_cast<uintptr_t>(ptr);
   const uint32_t first = owning_run(address, "free");
-  if (info(first).kind == kSlab) free_small(first, address);
-  else free_large(first);
+  if (info(first).kind == kSlab)
+    free_small(first, address);
+  else
+    free_large(first);
 }
 
 size_t Heap::usable_size(const void* ptr) const {
@@ -431,7 +444,8 @@ size_t Heap::usable_size(const void* ptr) const {
   const PageInfo& head = info(first);
   if (head.kind == kSlab) {
     if (!slot_bit(address)) {
-      panic("heap: usable_size of %#lx, which is not allocated", static_cast<unsigned long>(address));
+      panic("heap: usable_size of %#lx, which is not allocated",
+            static_cast<unsigned long>(address));
     }
     return kClassSize[head.size_class];
   }
@@ -465,10 +479,10 @@ size_t Heap::largest_free_run() const {
 }
 
 void Heap::out_of_memory(size_t size, size_t alignment) const {
-  panic("out of memory: cannot allocate %zu bytes (alignment %zu); %zu of %zu heap bytes in "
-        "use (peak %zu), largest free run %zu bytes",
-        size, alignment, bytes_in_use_, page_count_ * kPage, peak_bytes_in_use_,
-        largest_free_run());
+  panic(
+      "out of memory: cannot allocate %zu bytes (alignment %zu); %zu of %zu heap bytes in "
+      "use (peak %zu), largest free run %zu bytes",
+      size, alignment, bytes_in_use_, page_count_ * kPage, peak_bytes_in_use_, largest_free_run());
 }
 
 }  // namespace morgana::rt

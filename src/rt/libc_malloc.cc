@@ -17,7 +17,9 @@ namespace {
 // of this file would have; a constant-initialised Heap is ready from the first instruction.
 constinit Heap heap;
 
-bool is_power_of_two(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(size_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
@@ -30,7 +32,9 @@ Heap& global_heap() {
   return heap;
 }
 
-HeapStats heap_stats() { return global_heap().stats(); }
+HeapStats heap_stats() {
+  return global_heap().stats();
+}
 
 }  // namespace morgana::rt
 
@@ -38,7 +42,9 @@ using morgana::rt::global_heap;
 
 extern "C" {
 
-void* malloc(size_t size) { return global_heap().allocate(size); }
+void* malloc(size_t size) {
+  return global_heap().allocate(size);
+}
 
 void free(void* ptr) {
   if (ptr != nullptr) global_heap().deallocate(ptr);
@@ -82,7 +88,9 @@ void* aligned_alloc(size_t alignment, size_t size) {
   return global_heap().allocate(size, alignment);
 }
 
-void* memalign(size_t alignment, size_t size) { return aligned_alloc(alignment, size); }
+void* memalign(size_t alignment, size_t size) {
+  return aligned_alloc(alignment, size);
+}
 
 int posix_memalign(void** out, size_t alignment, size_t size) {
   if (!morgana::rt::is_power_of_two(alignment) || alignment % sizeof(void*) != 0) return EINVAL;

@@ -109,7 +109,9 @@ int fputc(int c, void* stream) {
   return putchar(c);
 }
 
-int putc(int c, void* stream) { return fputc(c, stream); }
+int putc(int c, void* stream) {
+  return fputc(c, stream);
+}
 
 int fputs(const char* text, void* stream) {
   if (!writable(stream)) return kEof;
@@ -124,6 +126,8 @@ size_t fwrite(const void* data, size_t size, size_t count, void* stream) {
 }
 
 // The platform flushes the console at yield() and halt(); nothing is held here.
-int fflush(void*) { return 0; }
+int fflush(void*) {
+  return 0;
+}
 
 }  // extern "C"

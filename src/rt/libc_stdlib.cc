@@ -13,7 +13,9 @@
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+bool is_space(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 int digit_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -49,8 +51,10 @@ Parsed parse(const char* s, char** end, int base) {
   }
   const char* digits = p;
   for (int d; (d = digit_value(*p)) < base; ++p) {
-    if (result.magnitude > (UINT64_MAX - d) / base) result.overflow = true;
-    else result.magnitude = result.magnitude * base + d;
+    if (result.magnitude > (UINT64_MAX - d) / base)
+      result.overflow = true;
+    else
+      result.magnitude = result.magnitude * base + d;
   }
   if (end != nullptr) *end = const_cast<char*>(p == digits ? s : p);
   if (p == digits) result.negative = false;
@@ -112,12 +116,22 @@ unsigned long long MORGANA_LIBC(strtoull)(const char* s, char** end, int base) {
 int MORGANA_LIBC(atoi)(const char* s) {
   return static_cast<int>(to_signed(parse(s, nullptr, 10)));
 }
-long MORGANA_LIBC(atol)(const char* s) { return to_signed(parse(s, nullptr, 10)); }
-long long MORGANA_LIBC(atoll)(const char* s) { return to_signed(parse(s, nullptr, 10)); }
+long MORGANA_LIBC(atol)(const char* s) {
+  return to_signed(parse(s, nullptr, 10));
+}
+long long MORGANA_LIBC(atoll)(const char* s) {
+  return to_signed(parse(s, nullptr, 10));
+}
 
-int MORGANA_LIBC(abs)(int v) { return v < 0 ? -v : v; }
-long MORGANA_LIBC(labs)(long v) { return v < 0 ? -v : v; }
-long long MORGANA_LIBC(llabs)(long long v) { return v < 0 ? -v : v; }
+int MORGANA_LIBC(abs)(int v) {
+  return v < 0 ? -v : v;
+}
+long MORGANA_LIBC(labs)(long v) {
+  return v < 0 ? -v : v;
+}
+long long MORGANA_LIBC(llabs)(long long v) {
+  return v < 0 ? -v : v;
+}
 
 // Heapsort: O(n log n) in the worst case, no recursion and no allocation.
 void MORGANA_LIBC(qsort)(void* base, size_t count, size_t size,
@@ -147,8 +161,10 @@ void* MORGANA_LIBC(bsearch)(const void* key, const void* base, size_t count, siz
     const size_t mid = low + (high - low) / 2;
     const int order = compare(key, a + mid * size);
     if (order == 0) return const_cast<unsigned char*>(a + mid * size);
-    if (order < 0) high = mid;
-    else low = mid + 1;
+    if (order < 0)
+      high = mid;
+    else
+      low = mid + 1;
   }
   return nullptr;
 }
@@ -156,9 +172,13 @@ void* MORGANA_LIBC(bsearch)(const void* key, const void* base, size_t count, siz
 #if defined(MORGANA_GUEST)
 // One thread, so errno is a plain global; <errno.h> reaches it through this function.
 static int errno_value;
-int* __errno_location() noexcept { return &errno_value; }
+int* __errno_location() noexcept {
+  return &errno_value;
+}
 
-[[noreturn]] void abort() { morgana::panic("abort() called"); }
+[[noreturn]] void abort() {
+  morgana::panic("abort() called");
+}
 #endif
 
 }  // extern "C"

@@ -69,10 +69,10 @@ void panic(const char* format, ...) {
       "movq %%r15, %13\n\t"
       "movq %%rsp, %14\n\t"
       "movq %%rbp, %15\n\t"
-      : "=m"(report.rax), "=m"(report.rbx), "=m"(report.rcx), "=m"(report.rdx),
-        "=m"(report.rsi), "=m"(report.rdi), "=m"(report.r8), "=m"(report.r9),
-        "=m"(report.r10), "=m"(report.r11), "=m"(report.r12), "=m"(report.r13),
-        "=m"(report.r14), "=m"(report.r15), "=m"(report.rsp), "=m"(report.rbp));
+      : "=m"(report.rax), "=m"(report.rbx), "=m"(report.rcx), "=m"(report.rdx), "=m"(report.rsi),
+        "=m"(report.rdi), "=m"(report.r8), "=m"(report.r9), "=m"(report.r10), "=m"(report.r11),
+        "=m"(report.r12), "=m"(report.r13), "=m"(report.r14), "=m"(report.r15), "=m"(report.rsp),
+        "=m"(report.rbp));
   asm volatile("leaq 0(%%rip), %0" : "=r"(report.rip));
 
   ++panic_depth;

@@ -3,4 +3,6 @@
 // Built with -fno-stack-protector: this runs on a stack already known to be damaged.
 #include "morgana/rt/assert.h"
 
-extern "C" [[noreturn]] void __stack_chk_fail() { morgana::panic("stack smashing detected"); }
+extern "C" [[noreturn]] void __stack_chk_fail() {
+  morgana::panic("stack smashing detected");
+}

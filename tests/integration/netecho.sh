@@ -25,6 +25,27 @@ in_ns ip tuntap add dev "$tap" mode tap
 in_ns ip link set "$tap" up
 
 mg_targets netecho
+# hvt twice: frames over the shared rings (the default) and one call per frame.
+variants=()
+for target in "${MG_TARGETS[@]}"; do
+  variants+=("$target")
+  [[ $target == hvt ]] && variants+=("hvt --calls")
+done
+for variant in "${variants[@]}"; do
+  read -r target path <<<"$variant"
+  mg_log "$variant: a burst of 500 frames, then SIGTERM stops the image"
+  mg_app "$target" netecho --net:service=tap:$tap --net-mac:service=$mac -- --report=100000 $path
+  mg_start --timeout 60 ip netns exec "$ns" "${MG_CMD[@]}"
+  peer_status=0
+  peer=$(in_ns python3 "$netframe" burst "$tap" --dst "$mac" --count 500 --timeout 15 2>&1) || peer_status=$?
+  kill -TERM "$MG_PID" 2>/dev/null || true
+  mg_wait
+  [[ $peer_status -eq 0 ]] || mg_fail "$variant: burst failed: $peer"
+  mg_expect_status 143 "$variant: stopped by SIGTERM"
+  [[ $target == unix ]] || mg_expect_stderr_contains "stopped by Terminated"
+  mg_pass "$variant: ${peer##*$'\n'}"
+done
+
 for target in "${MG_TARGETS[@]}"; do
   mg_log "$target: one frame echoed through $tap in namespace $ns"
   mg_app "$target" netecho --net:service=tap:$tap --net-mac:service=$mac -- --count=1

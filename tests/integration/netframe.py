@@ -8,6 +8,9 @@ library only; needs CAP_NET_RAW. Run it inside the test's own network namespace.
       Sends a frame with a random nonce to MAC, resending every 0.2 s (the image may
       not have attached to the tap yet), until a frame comes back with the MACs swapped
       and the same ethertype and payload. Exit 0 on success, 1 on timeout.
+  netframe.py burst IFACE --dst MAC --count N [--timeout S]
+      First an echo as above (so the image is attached), then N numbered frames sent
+      back to back; exit 0 when every one came back, swapped and intact.
   netframe.py send IFACE --dst MAC --payload-hex HEX [--src MAC] [--ethertype T]
   netframe.py recv IFACE [--ethertype T] [--timeout S]
       Prints one received frame as "dst src type payload-hex"; exit 1 on timeout.
@@ -43,6 +46,9 @@ def format_mac(raw):
 def open_socket(iface):
     """A raw socket bound to `iface` that sees every ethertype."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    # Room for a whole burst's echoes (the default ~200 KB holds about 270 frames); the
+    # test runs as root, so FORCE lifts the rmem_max cap.
+    sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
     sock.bind((iface, ETH_P_ALL))
     return sock
 
@@ -109,6 +115,37 @@ def command_echo(args):
     return 1
 
 
+def command_burst(args):
+    if command_echo(args) != 0:
+        return 1
+    sock = open_socket(args.iface)
+    src = args.src or interface_mac(sock)
+    run = os.urandom(8)
+    frames = {}
+    for i in range(args.count):
+        payload = b"morgana burst " + run.hex().encode() + i.to_bytes(4, "big") + bytes(range(64))
+        frames[i] = build_frame(args.dst, src, args.ethertype, payload)
+    start = time.monotonic()
+    for frame in frames.values():
+        sock.send(frame)
+    deadline = start + args.timeout
+    pending = set(frames)
+    while pending:
+        reply = receive(sock, deadline, args.ethertype)
+        if reply is None:
+            break
+        # Payload: "morgana burst " (14 bytes), the run's 16 hex digits, a 4-byte index.
+        if reply[:6] != src or reply[6:12] != args.dst or reply[14:44] != frames[0][14:44]:
+            continue
+        index = int.from_bytes(reply[44:48], "big")
+        if index in pending and reply[14:] == frames[index][14:]:
+            pending.discard(index)
+    elapsed = (time.monotonic() - start) * 1000
+    echoed = args.count - len(pending)
+    print(f"burst: {echoed}/{args.count} frames echoed intact in {elapsed:.1f} ms")
+    return 0 if not pending else 1
+
+
 def command_send(args):
     sock = open_socket(args.iface)
     src = args.src or interface_mac(sock)
@@ -130,19 +167,23 @@ def command_recv(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("echo", "send", "recv"):
+    for name in ("echo", "burst", "send", "recv"):
         sub = commands.add_parser(name)
         sub.add_argument("iface")
         sub.add_argument("--ethertype", type=lambda t: int(t, 0), default=EXPERIMENTAL_ETHERTYPE)
-        if name in ("echo", "send"):
+        if name in ("echo", "burst", "send"):
             sub.add_argument("--dst", type=parse_mac, required=True)
             sub.add_argument("--src", type=parse_mac, help="default: the interface's MAC")
-        if name in ("echo", "recv"):
+        if name in ("echo", "burst", "recv"):
             sub.add_argument("--timeout", type=float, default=10.0)
+        if name == "burst":
+            sub.add_argument("--count", type=int, default=500)
         if name == "send":
             sub.add_argument("--payload-hex", default="")
     args = parser.parse_args()
-    return {"echo": command_echo, "send": command_send, "recv": command_recv}[args.command](args)
+    commands = {"echo": command_echo, "burst": command_burst, "send": command_send,
+                "recv": command_recv}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

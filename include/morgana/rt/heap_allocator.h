@@ -86,9 +86,9 @@ class Heap {
   void account(size_t bytes, bool allocated);
   [[noreturn]] void out_of_memory(size_t size, size_t alignment) const;
 
-  PageInfo* pages_ = nullptr;   // one per page, at the start of the region
+  PageInfo* pages_ = nullptr;      // one per page, at the start of the region
   uint64_t* slot_bits_ = nullptr;  // one bit per 16-byte granule: a live small object starts here
-  uintptr_t base_ = 0;          // first page handed out
+  uintptr_t base_ = 0;             // first page handed out
   size_t page_count_ = 0;
   uint32_t bin_head_[kBinCount] = {};
   uint64_t bin_nonempty_[2] = {};

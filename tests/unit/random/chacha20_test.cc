@@ -34,7 +34,9 @@ std::array<uint8_t, 64> block(const std::vector<uint8_t>& key, uint32_t counter,
   return out;
 }
 
-std::vector<uint8_t> to_vector(const std::array<uint8_t, 64>& a) { return {a.begin(), a.end()}; }
+std::vector<uint8_t> to_vector(const std::array<uint8_t, 64>& a) {
+  return {a.begin(), a.end()};
+}
 
 TEST(ChaCha20, Rfc8439Section232BlockFunction) {
   std::vector<uint8_t> key;

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cfloat>
 #include <climits>
 #include <cmath>
-#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -60,7 +60,8 @@ class Comparer {
   // "1.00000e+06". In that case style e applies, so %#g with precision P must equal
   // %#.(P-1)e, which glibc gets right: compare against that instead.
   static std::string alt_g_as_e(const std::string& format, const std::string& glibc_output) {
-    if (glibc_output.find(".e") == std::string::npos && glibc_output.find(".E") == std::string::npos)
+    if (glibc_output.find(".e") == std::string::npos &&
+        glibc_output.find(".E") == std::string::npos)
       return "";
     const size_t percent = format.find('%');
     size_t i = percent + 1;
@@ -120,11 +121,10 @@ TEST(Format, PlainTextAndPercent) {
 
 TEST(Format, IntegersEveryFlagWidthPrecisionAndLength) {
   Comparer c;
-  const std::vector<long long> values = {0,         1,          -1,        7,          -7,
-                                         42,        127,        128,       255,        256,
-                                         -128,      32767,      -32768,    65535,      65536,
-                                         INT_MAX,   INT_MIN,    UINT_MAX,  LLONG_MAX,  LLONG_MIN,
-                                         123456789, -987654321, 0x7f00ff0, 01234567012};
+  const std::vector<long long> values = {
+      0,       1,        -1,        7,         -7,        42,         127,       128,
+      255,     256,      -128,      32767,     -32768,    65535,      65536,     INT_MAX,
+      INT_MIN, UINT_MAX, LLONG_MAX, LLONG_MIN, 123456789, -987654321, 0x7f00ff0, 01234567012};
   for (const char* conv : {"d", "i", "u", "o", "x", "X"}) {
     for (const auto& flags : all_flag_sets()) {
       for (const auto& width : kWidths) {
@@ -181,23 +181,64 @@ TEST(Format, CharactersAndStrings) {
 TEST(Format, Pointers) {
   Comparer c;
   int object = 0;
-  for (const void* p : {static_cast<const void*>(nullptr), static_cast<const void*>(&object),
-                        reinterpret_cast<const void*>(0x1000), reinterpret_cast<const void*>(~0ul)}) {
+  for (const void* p :
+       {static_cast<const void*>(nullptr), static_cast<const void*>(&object),
+        reinterpret_cast<const void*>(0x1000), reinterpret_cast<const void*>(~0ul)}) {
     for (const auto& flags : all_flag_sets()) {
       for (const auto& width : kWidths) c.check("[%" + flags + width + "p]", p);
     }
   }
 }
 
-const std::vector<double> kInterestingDoubles = {
-    0.0,        -0.0,       1.0,         -1.0,       0.5,         1.5,         2.5,
-    0.125,      0.375,      9.5,         99.5,       999.5,       0.05,        0.15,
-    0.25,       1e-5,       5e-5,        1.5e-5,     1e-4,        9.9999e-5,   123456.0,
-    999999.5,   1e6,        1e15,        1e16,       1e17,        1e21,        1e22,
-    1e23,       123.456,    -0.000123,   3.14159265358979,        2.718281828459045,
-    1.0 / 3.0,  2.0 / 3.0,  0.1,         0.2,        0.3,         DBL_MAX,     -DBL_MAX,
-    DBL_MIN,    DBL_EPSILON, DBL_TRUE_MIN, 4.9406564584124654e-324, 9007199254740993.0,
-    HUGE_VAL,   -HUGE_VAL,  NAN,         -NAN};
+const std::vector<double> kInterestingDoubles = {0.0,
+                                                 -0.0,
+                                                 1.0,
+                                                 -1.0,
+                                                 0.5,
+                                                 1.5,
+                                                 2.5,
+                                                 0.125,
+                                                 0.375,
+                                                 9.5,
+                                                 99.5,
+                                                 999.5,
+                                                 0.05,
+                                                 0.15,
+                                                 0.25,
+                                                 1e-5,
+                                                 5e-5,
+                                                 1.5e-5,
+                                                 1e-4,
+                                                 9.9999e-5,
+                                                 123456.0,
+                                                 999999.5,
+                                                 1e6,
+                                                 1e15,
+                                                 1e16,
+                                                 1e17,
+                                                 1e21,
+                                                 1e22,
+                                                 1e23,
+                                                 123.456,
+                                                 -0.000123,
+                                                 3.14159265358979,
+                                                 2.718281828459045,
+                                                 1.0 / 3.0,
+                                                 2.0 / 3.0,
+                                                 0.1,
+                                                 0.2,
+                                                 0.3,
+                                                 DBL_MAX,
+                                                 -DBL_MAX,
+                                                 DBL_MIN,
+                                                 DBL_EPSILON,
+                                                 DBL_TRUE_MIN,
+                                                 4.9406564584124654e-324,
+                                                 9007199254740993.0,
+                                                 HUGE_VAL,
+                                                 -HUGE_VAL,
+                                                 NAN,
+                                                 -NAN};
 
 TEST(Format, FloatsEveryFlagWidthAndPrecision) {
   Comparer c;
@@ -216,8 +257,9 @@ TEST(Format, FloatsEveryFlagWidthAndPrecision) {
 TEST(Format, RandomDoublesAcrossTheWholeRange) {
   Comparer c;
   std::mt19937_64 rng(20261126);
-  const char* formats[] = {"%f", "%.0f", "%.3f", "%.17f", "%.40f", "%e", "%.0e", "%.3e", "%.16e",
-                           "%.30e", "%g", "%.1g", "%.4g", "%.17g", "%#.6g", "%.30g", "%a%%"};
+  const char* formats[] = {"%f",   "%.0f",  "%.3f",  "%.17f", "%.40f", "%e",
+                           "%.0e", "%.3e",  "%.16e", "%.30e", "%g",    "%.1g",
+                           "%.4g", "%.17g", "%#.6g", "%.30g", "%a%%"};
   for (int i = 0; i < 6000; ++i) {
     double v;
     if (i % 3 == 0) {
@@ -255,18 +297,29 @@ TEST(Format, ExactTiesRoundHalfToEven) {
 TEST(Format, LongDoubles) {
   Comparer c;
   std::mt19937_64 rng(7);
-  std::vector<long double> values = {0.0L, 1.0L, -2.5L, 0.1L, LDBL_MAX, -LDBL_MAX, LDBL_MIN,
-                                     LDBL_TRUE_MIN, LDBL_EPSILON, 1e4000L, 1e-4000L,
-                                     static_cast<long double>(HUGE_VAL), static_cast<long double>(NAN)};
+  std::vector<long double> values = {0.0L,
+                                     1.0L,
+                                     -2.5L,
+                                     0.1L,
+                                     LDBL_MAX,
+                                     -LDBL_MAX,
+                                     LDBL_MIN,
+                                     LDBL_TRUE_MIN,
+                                     LDBL_EPSILON,
+                                     1e4000L,
+                                     1e-4000L,
+                                     static_cast<long double>(HUGE_VAL),
+                                     static_cast<long double>(NAN)};
   for (int i = 0; i < 600; ++i) {
     // Random 64-bit mantissa with its integer bit set, and an exponent across the range.
     const uint64_t mantissa = rng() | (1ull << 63);
     const int exponent = static_cast<int>(rng() % 32700) - 16350 - 63;
-    values.push_back((rng() & 1 ? -1 : 1) * std::ldexp(static_cast<long double>(mantissa), exponent));
+    values.push_back((rng() & 1 ? -1 : 1) *
+                     std::ldexp(static_cast<long double>(mantissa), exponent));
   }
   for (long double v : values) {
-    for (const char* format : {"%Lf", "%.0Lf", "%.25Lf", "%Le", "%.0Le", "%.20Le", "%.40Le",
-                               "%Lg", "%.21Lg", "%#.3Lg", "%+015.4LE", "%-30.8LG"}) {
+    for (const char* format : {"%Lf", "%.0Lf", "%.25Lf", "%Le", "%.0Le", "%.20Le", "%.40Le", "%Lg",
+                               "%.21Lg", "%#.3Lg", "%+015.4LE", "%-30.8LG"}) {
       c.check(format, v);
     }
   }
@@ -277,7 +330,7 @@ TEST(Format, FullExpansionsOfExtremeValues) {
   c.check("%.1100f", DBL_TRUE_MIN);  // every one of the 1074 fractional digits
   c.check("%.760e", DBL_TRUE_MIN);
   c.check("%.0f", DBL_MAX);
-  c.check("%.0Lf", LDBL_MAX);          // 4933 integer digits
+  c.check("%.0Lf", LDBL_MAX);           // 4933 integer digits
   c.check("%.16500Lf", LDBL_TRUE_MIN);  // 16445 fractional digits
   c.check("%.12000Le", LDBL_TRUE_MIN);
   c.check("%.5000Lg", LDBL_MAX);

@@ -116,11 +116,16 @@ class Shadow {
 
 size_t random_size(std::mt19937_64& rng) {
   switch (rng() % 10) {
-    case 0: return rng() % 64;                      // tiny, including 0
-    case 1: return 2040 + rng() % 20;               // around the small/large boundary
-    case 2: return Heap::kPageSize * (1 + rng() % 20) - rng() % 3;  // page multiples
-    case 3: return rng() % 70000;                   // anything up to many pages
-    default: return 1 + rng() % 600;                // the common small case
+    case 0:
+      return rng() % 64;  // tiny, including 0
+    case 1:
+      return 2040 + rng() % 20;  // around the small/large boundary
+    case 2:
+      return Heap::kPageSize * (1 + rng() % 20) - rng() % 3;  // page multiples
+    case 3:
+      return rng() % 70000;  // anything up to many pages
+    default:
+      return 1 + rng() % 600;  // the common small case
   }
 }
 
@@ -315,8 +320,9 @@ TEST(HeapDeathTest, OutOfMemoryPanicsWithTheHeapState) {
 TEST(HeapDeathTest, RegionTooSmallPanics) {
   alignas(4096) static uint8_t tiny[4096];
   Heap heap;
-  EXPECT_DEATH(heap.init(reinterpret_cast<uintptr_t>(tiny), reinterpret_cast<uintptr_t>(tiny) + 4096),
-               "too small");
+  EXPECT_DEATH(
+      heap.init(reinterpret_cast<uintptr_t>(tiny), reinterpret_cast<uintptr_t>(tiny) + 4096),
+      "too small");
 }
 
 }  // namespace

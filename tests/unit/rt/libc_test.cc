@@ -17,7 +17,9 @@
 
 namespace {
 
-int sign(int v) { return (v > 0) - (v < 0); }
+int sign(int v) {
+  return (v > 0) - (v < 0);
+}
 
 std::vector<unsigned char> random_bytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -73,8 +75,10 @@ TEST(LibcString, MemcmpOrdersLikeGlibc) {
       if (diff < size) {
         b[diff] = static_cast<unsigned char>(b[diff] ^ (diff % 2 ? 0x80 : 0x01));
       }
-      ASSERT_EQ(sign(morgana_memcmp(a.data(), b.data(), size)), sign(std::memcmp(a.data(), b.data(), size)));
-      ASSERT_EQ(sign(morgana_memcmp(b.data(), a.data(), size)), sign(std::memcmp(b.data(), a.data(), size)));
+      ASSERT_EQ(sign(morgana_memcmp(a.data(), b.data(), size)),
+                sign(std::memcmp(a.data(), b.data(), size)));
+      ASSERT_EQ(sign(morgana_memcmp(b.data(), a.data(), size)),
+                sign(std::memcmp(b.data(), a.data(), size)));
     }
   }
 }
@@ -127,12 +131,39 @@ TEST(LibcString, StringFunctions) {
 }
 
 TEST(LibcStdlib, StrtolFamilyMatchesGlibc) {
-  const char* inputs[] = {"0", "42", "-42", "+7", "   \t\n 123abc", "0x1F", "0X1f", "0x", "0xg",
-                          "017", "08", "-0", "", "   ", "-", "+", "z", "zz", "1z",
-                          "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-                          "-9223372036854775809", "18446744073709551615", "18446744073709551616",
-                          "-18446744073709551615", "-1", "99999999999999999999999999",
-                          "1010", "777", "ffff", "ZZ", "  -0x10"};
+  const char* inputs[] = {"0",
+                          "42",
+                          "-42",
+                          "+7",
+                          "   \t\n 123abc",
+                          "0x1F",
+                          "0X1f",
+                          "0x",
+                          "0xg",
+                          "017",
+                          "08",
+                          "-0",
+                          "",
+                          "   ",
+                          "-",
+                          "+",
+                          "z",
+                          "zz",
+                          "1z",
+                          "9223372036854775807",
+                          "9223372036854775808",
+                          "-9223372036854775808",
+                          "-9223372036854775809",
+                          "18446744073709551615",
+                          "18446744073709551616",
+                          "-18446744073709551615",
+                          "-1",
+                          "99999999999999999999999999",
+                          "1010",
+                          "777",
+                          "ffff",
+                          "ZZ",
+                          "  -0x10"};
   for (const char* input : inputs) {
     for (int base : {0, 2, 8, 10, 16, 36, 1, 37, -1}) {
       char* expected_end = nullptr;

@@ -106,8 +106,8 @@ TEST(Result, ErrorsCompareByCode) {
 
 TEST(Result, EveryCodeHasADistinctName) {
   std::set<std::string> names;
-  for (int code = static_cast<int>(Errc::kInvalidArgument); code <= static_cast<int>(Errc::kMalformed);
-       ++code) {
+  for (int code = static_cast<int>(Errc::kInvalidArgument);
+       code <= static_cast<int>(Errc::kMalformed); ++code) {
     const char* name = morgana::errc_name(static_cast<Errc>(code));
     ASSERT_NE(name, nullptr);
     EXPECT_STRNE(name, "unknown error") << code;
