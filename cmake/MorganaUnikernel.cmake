@@ -43,8 +43,8 @@ function(morgana_unikernel)
 #include \"platform/abi/hvt_abi.h\"
 
 extern \"C\" {
-__attribute__((section(\".note.morgana\"), used, aligned(4)))
 extern const morgana::abi::ManifestNote morgana_manifest_note;
+__attribute__((section(\".note.morgana\"), used, aligned(4)))
 const morgana::abi::ManifestNote morgana_manifest_note = {
   8, sizeof(morgana::abi::Manifest), morgana::abi::kManifestNoteType, \"MORGANA\",
   {morgana::abi::kAbiVersion, ${count}, {
@@ -60,7 +60,8 @@ ${entries}  }}};
       target_link_libraries(${exe} PRIVATE morgana_guest_flags)
       morgana_guest_link(${exe})
     elseif(target STREQUAL "unix")
-      target_link_libraries(${exe} PRIVATE morgana_platform_unix)
+      target_link_libraries(${exe} PRIVATE
+        "$<LINK_GROUP:RESCAN,morgana_platform_unix,morgana_random_system_host>")
     else()
       message(FATAL_ERROR "morgana_unikernel(${U_NAME}): unknown target '${target}' (hvt, unix)")
     endif()

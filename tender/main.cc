@@ -374,6 +374,10 @@ int run(int argc, char** argv) {
         break;
     }
   }
+  // The VM is torn down from here on; a further signal (timeout(1) sends SIGTERM to the
+  // child and then to its whole process group) must not write into its run area. The
+  // handler runs on this thread only (the others block the stop signals), so no race.
+  g_run = nullptr;
   calls.drain_console();
   if (g_stop_signal) {
     fprintf(stderr, "morgana-hvt: stopped by %s\n", strsignal(g_stop_signal));

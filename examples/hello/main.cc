@@ -9,6 +9,7 @@
 
 #include "morgana/app.h"
 #include "morgana/platform/platform.h"
+#include "morgana/random/system.h"
 #include "morgana/rt/assert.h"
 
 namespace {
@@ -99,6 +100,9 @@ int app_main(int argc, char** argv) {
   const unsigned second_of_day = unsigned(seconds % 86400);
   print("wall clock: %04d-%02u-%02uT%02u:%02u:%02uZ\n", year, month, day, second_of_day / 3600,
         second_of_day / 60 % 60, second_of_day % 60);
+
+  // The image's random source: the host's boot seed mixed with RDRAND; differs per boot.
+  print("random: %016llx\n", static_cast<unsigned long long>(morgana::random::system().next_u64()));
 
   // Some of the standard library in the image: how many arguments have each length.
   std::map<size_t, int> lengths;

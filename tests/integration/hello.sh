@@ -32,6 +32,16 @@ for target in "${MG_TARGETS[@]}"; do
     mg_fail "wall clock $wall is not between $(date -u -d "@$before" +%FT%TZ) and $(date -u -d "@$after" +%FT%TZ)"
   mg_pass "$target: output, timer ($monotonic) and wall clock ($wall)"
 
+  # Each boot gets a new seed from the host: two boots must draw different numbers.
+  random1=$(mg_stdout_field "random: ")
+  mg_app "$target" hello -- --quick
+  mg_run "${MG_CMD[@]}"
+  mg_expect_status 0 "hello --quick"
+  random2=$(mg_stdout_field "random: ")
+  [[ $random1 =~ ^[0-9a-f]{16}$ && $random1 != "$random2" ]] ||
+    mg_fail "random numbers of two boots: '$random1' and '$random2'"
+  mg_pass "$target: random source differs per boot ($random1, $random2)"
+
   mg_log "$target: exit statuses"
   mg_app "$target" hello -- --quick --exit=7
   mg_run "${MG_CMD[@]}"
