@@ -396,6 +396,16 @@ int run(int argc, char** argv) {
     if (st.faults) fprintf(stderr, " fault %" PRIu64, st.faults);
     if (st.other) fprintf(stderr, " other %" PRIu64, st.other);
     fputc('\n', stderr);
+    for (const AttachedDevice& d : devices) {
+      if (!d.net) continue;
+      NetCounters c = d.net->counters();
+      fprintf(stderr, "morgana-hvt: stats: net %s: %" PRIu64 " frames in, %" PRIu64 " out, %s",
+              d.name.c_str(), c.frames_in, c.frames_out,
+              io && io->has_ring(static_cast<uint32_t>(&d - devices.data())) ? "rings" : "calls");
+      for (size_t r = 0; r < c.drops.size(); ++r)
+        if (c.drops[r]) fprintf(stderr, ", %" PRIu64 " dropped (%s)", c.drops[r], net_drop_name(static_cast<NetDrop>(r)));
+      fputc('\n', stderr);
+    }
   }
   return status;
 }

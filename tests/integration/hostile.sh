@@ -51,6 +51,16 @@ cases=(
   "outside_ram 251 page not mapped"
 )
 
+# Controls first: the console's plain call path, and 160,000 bytes through a 16 KiB ring.
+mg_run --timeout 20 "$MG_HVT_MONITOR" --mem=4 --net:service=user --block:storage="$disk" "$image" console_plain
+mg_expect_status 0 "console_plain"
+mg_expect_stdout_contains "console: plain call path"
+mg_run --timeout 20 "$MG_HVT_MONITOR" --mem=4 --stats --net:service=user --block:storage="$disk" "$image" console_flood
+mg_expect_status 0 "console_flood"
+bytes=$(grep -c '^x\{79\}$' "$MG_TMP/stdout") || true
+[[ $bytes -eq 2000 ]] || mg_fail "console_flood: $bytes of 2000 lines arrived intact"
+mg_pass "console: plain call, and 2000 lines through the ring without loss"
+
 for entry in "${cases[@]}"; do
   read -r name status message <<<"$entry"
   mg_run --timeout 20 "$MG_HVT_MONITOR" --mem=4 --net:service=user --block:storage="$disk" "$image" "$name"

@@ -33,6 +33,22 @@ int run(const char* c) {
   const uint64_t near_end = mem() - 8;     // a struct that straddles the end of RAM
   const uint64_t wraps = UINT64_MAX - 15;  // + length overflows 64 bits
 
+  // Two well-behaved controls: the plain console call, and more output than the ring
+  // holds (the guest must ask the monitor to drain it and lose nothing).
+  if (!strcmp(c, "console_plain")) {
+    static const char text[] = "console: plain call path\n";
+    abi::ConsoleWriteArgs a{reinterpret_cast<uintptr_t>(text), sizeof text - 1};
+    call(Call::kConsoleWrite, &a);
+    return 0;
+  }
+  if (!strcmp(c, "console_flood")) {
+    char line[81];
+    memset(line, 'x', 79);
+    line[79] = '\n';
+    line[80] = 0;
+    for (int i = 0; i < 2000; ++i) platform::console_write(std::string_view(line, 80));
+    return 0;
+  }
   if (!strcmp(c, "console_args_outside"))
     raw_out(abi::kCallPortBase + 0, static_cast<uint32_t>(outside));
   else if (!strcmp(c, "console_args_straddle"))
