@@ -82,7 +82,7 @@ uint64_t ExitStats::total() const {
 }
 
 CallHandler::CallHandler(const GuestMemory& memory, ConsoleDrain& console,
-                         std::vector<AttachedDevice>& devices, const SymbolTable& symbols,
+                         std::vector<AttachedDevice>& devices, const LazySymbolTable& symbols,
                          uint64_t monotonic_origin_ns)
     : memory_(memory),
       console_(console),
@@ -373,19 +373,20 @@ bool CallHandler::panic(const abi::PanicInfo& info) {
   fprintf(stderr, "backtrace:\n");
   for (uint32_t i = 0; i < info.frame_count; ++i)
     fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, info.frames[i],
-            describe_return(symbols_, info.frames[i]).c_str());
+            describe_return(symbols_.get(), info.frames[i]).c_str());
   exit_status_ = abi::kExitPanic;
   return false;
 }
 
 void CallHandler::print_backtrace(uint64_t rip, uint64_t rbp) const {
-  fprintf(stderr, "backtrace:\n  #0  0x%08" PRIx64 " %s\n", rip, symbols_.describe(rip).c_str());
+  fprintf(stderr, "backtrace:\n  #0  0x%08" PRIx64 " %s\n", rip,
+          symbols_.get().describe(rip).c_str());
   for (uint32_t i = 1; i < abi::kMaxPanicFrames && rbp != 0; ++i) {
     // A frame is [saved rbp, return address]; frames grow towards higher addresses.
     auto frame = memory_.read<std::array<uint64_t, 2>>(rbp);
     if (!frame || (*frame)[1] == 0) break;
     fprintf(stderr, "  #%-2u 0x%08" PRIx64 " %s\n", i, (*frame)[1],
-            describe_return(symbols_, (*frame)[1]).c_str());
+            describe_return(symbols_.get(), (*frame)[1]).c_str());
     if ((*frame)[0] <= rbp) break;
     rbp = (*frame)[0];
   }

@@ -44,7 +44,7 @@ class IoThread;
 class CallHandler {
  public:
   CallHandler(const GuestMemory& memory, ConsoleDrain& console,
-              std::vector<AttachedDevice>& devices, const SymbolTable& symbols,
+              std::vector<AttachedDevice>& devices, const LazySymbolTable& symbols,
               uint64_t monotonic_origin_ns);
 
   // Handles one call exit. Returns true to resume the guest, false when the guest is
@@ -84,7 +84,7 @@ class CallHandler {
   const GuestMemory& memory_;
   ConsoleDrain& console_;
   std::vector<AttachedDevice>& devices_;
-  const SymbolTable& symbols_;
+  const LazySymbolTable& symbols_;
   IoThread* io_ = nullptr;
   uint64_t monotonic_origin_ns_;  // host CLOCK_MONOTONIC when guest time was 0
   int exit_status_ = 0;

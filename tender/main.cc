@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -52,34 +53,43 @@ void on_stop_signal(int sig) {
   (void)n;
 }
 
-bool read_file(const std::string& path, std::vector<uint8_t>& out, std::string& error) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) < 0) {
-    error = path + ": " + std::strerror(errno);
-    if (fd >= 0) close(fd);
-    return false;
+// The image file, mapped read-only: the loader reads only its headers and the bytes
+// of its segments, so nothing else of the file (debug info) is ever touched.
+class MappedFile {
+ public:
+  ~MappedFile() {
+    if (data_) munmap(data_, size_);
   }
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxImageFile) {
+  bool open(const std::string& path, std::string& error) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+      error = path + ": " + std::strerror(errno);
+      if (fd >= 0) close(fd);
+      return false;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size == 0 ||
+        static_cast<uint64_t>(st.st_size) > kMaxImageFile) {
+      close(fd);
+      error = path + ": not a non-empty regular file of at most 256 MiB";
+      return false;
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    void* data = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    error = path + ": not a regular file of at most 256 MiB";
-    return false;
+    if (data == MAP_FAILED) {
+      error = path + ": " + std::strerror(errno);
+      return false;
+    }
+    data_ = static_cast<uint8_t*>(data);
+    return true;
   }
-  out.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = read(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  close(fd);
-  if (done != out.size()) {
-    error = path + ": short read";
-    return false;
-  }
-  return true;
-}
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // Opens the host side of every manifest device, in manifest order.
 std::string attach_devices(const host::Options& options, const abi::Manifest& manifest,
@@ -203,7 +213,7 @@ const char* vector_name(int v) {
   return v < static_cast<int>(std::size(names)) ? names[v] : "interrupt";
 }
 
-int report_fault(Vm& vm, CallHandler& calls, uint8_t vector, const SymbolTable& symbols) {
+int report_fault(Vm& vm, CallHandler& calls, uint8_t vector, const LazySymbolTable& symbols) {
   calls.drain_console();
   fflush(stdout);
   GuestFault f;
@@ -212,7 +222,7 @@ int report_fault(Vm& vm, CallHandler& calls, uint8_t vector, const SymbolTable& 
     return abi::kExitFault;
   }
   fprintf(stderr, "morgana-hvt: guest fault: %s at rip 0x%" PRIx64 " (%s), error code 0x%" PRIx64,
-          vector_name(vector), f.rip, symbols.describe(f.rip).c_str(), f.error_code);
+          vector_name(vector), f.rip, symbols.get().describe(f.rip).c_str(), f.error_code);
   if (vector == 14)
     fprintf(stderr, ", address 0x%" PRIx64 " (%s %s, %s)", f.cr2,
             f.error_code & 2 ? "write" : (f.error_code & 16 ? "instruction fetch" : "read"),
@@ -233,7 +243,11 @@ int run(int argc, char** argv) {
     fputs(host::usage(host::Mode::kMonitor, "morgana-hvt").c_str(), stdout);
     return 0;
   }
+  // Setup phases, for --stats: where the time between exec and the guest's first
+  // instruction goes (bench/boot).
   uint64_t t_exec = host_monotonic_ns();
+  std::vector<std::pair<const char*, uint64_t>> phases;
+  auto phase = [&phases](const char* name) { phases.emplace_back(name, host_monotonic_ns()); };
   // Threads started below (libslirp's, the I/O thread) inherit this mask, so a stop
   // signal is always delivered to this, the vCPU thread, where it interrupts KVM_RUN.
   sigset_t stop_signals;
@@ -242,9 +256,10 @@ int run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::vector<uint8_t> image;
+  MappedFile file;
   std::string error;
-  if (!read_file(options.image, image, error)) return refuse(error);
+  if (!file.open(options.image, error)) return refuse(error);
+  std::span<const uint8_t> image = file.bytes();
   LoadResult loaded = plan_load(image, options.mem_bytes);
   if (auto* e = std::get_if<std::string>(&loaded)) return refuse(options.image + ": " + *e);
   const LoadPlan& plan = std::get<LoadPlan>(loaded);
@@ -254,11 +269,14 @@ int run(int argc, char** argv) {
   if (std::string e = plan_layout(options.mem_bytes, plan.image_end, layout); !e.empty())
     return refuse(options.image + ": " + e);
 
+  phase("image");
   std::vector<AttachedDevice> devices;
   if (std::string e = attach_devices(options, plan.manifest, devices); !e.empty()) return refuse(e);
 
+  phase("devices");
   std::unique_ptr<Vm> vm = Vm::create(options.mem_bytes, error);
   if (!vm) return refuse("cannot create the VM: " + error);
+  phase("kvm");
   const GuestMemory& memory = vm->memory();
 
   std::vector<UserMapping> mappings;
@@ -287,7 +305,8 @@ int run(int argc, char** argv) {
   EntryState entry{plan.entry, layout.stack_top, abi::kBootInfoAddr, info.thread_block.self};
   if (std::string e = vm->setup(mappings, entry); !e.empty())
     return refuse("cannot set up the vCPU: " + e);
-  SymbolTable symbols = SymbolTable::from_elf(image);
+  LazySymbolTable symbols(image);
+  phase("memory+vcpu");
 
   // SIGINT/SIGTERM stop the guest cleanly: the handler sets immediate_exit, so a
   // KVM_RUN about to start returns at once and a running one returns EINTR, and it
@@ -305,11 +324,13 @@ int run(int argc, char** argv) {
   std::unique_ptr<IoThread> io = IoThread::start(memory, console, devices, vm->vm_fd(), error);
   if (!io) return refuse("cannot start the I/O thread: " + error);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  phase("io-thread");
 
   SeccompPolicy policy;
   for (const host::NetAttachment& a : options.nets)
     if (a.kind == host::NetAttachment::Kind::kUser) policy.user_net = UserNetCalls::kAllow;
   if (std::string e = install_seccomp(policy); !e.empty()) return refuse(e);
+  phase("seccomp");
 
   // Guest time starts now: the guest reads its TSC origin a few microseconds later.
   timespec wall;
@@ -386,8 +407,14 @@ int run(int argc, char** argv) {
   if (options.stats) {
     uint64_t t_end = host_monotonic_ns();
     const ExitStats& st = calls.stats();
-    fprintf(stderr, "morgana-hvt: stats: setup %.3f ms, guest %.3f ms, %" PRIu64 " exits:",
-            (t_boot - t_exec) / 1e6, (t_end - t_boot) / 1e6, st.total());
+    fprintf(stderr, "morgana-hvt: stats: setup %.3f ms (", (t_boot - t_exec) / 1e6);
+    uint64_t previous = t_exec;
+    for (const auto& [name, at] : phases) {
+      fprintf(stderr, "%s%s %.3f", &name == &phases.front().first ? "" : ", ", name,
+              (at - previous) / 1e6);
+      previous = at;
+    }
+    fprintf(stderr, "), guest %.3f ms, %" PRIu64 " exits:", (t_end - t_boot) / 1e6, st.total());
     static const char* const names[] = {
         "console_write", "wall_clock",  "yield", "net_write",      "net_read", "block_read",
         "block_write",   "block_flush", "halt",  "net_ring_setup", "net_kick"};
@@ -403,7 +430,9 @@ int run(int argc, char** argv) {
               d.name.c_str(), c.frames_in, c.frames_out,
               io && io->has_ring(static_cast<uint32_t>(&d - devices.data())) ? "rings" : "calls");
       for (size_t r = 0; r < c.drops.size(); ++r)
-        if (c.drops[r]) fprintf(stderr, ", %" PRIu64 " dropped (%s)", c.drops[r], net_drop_name(static_cast<NetDrop>(r)));
+        if (c.drops[r])
+          fprintf(stderr, ", %" PRIu64 " dropped (%s)", c.drops[r],
+                  net_drop_name(static_cast<NetDrop>(r)));
       fputc('\n', stderr);
     }
   }

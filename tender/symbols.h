@@ -46,4 +46,19 @@ class SymbolTable {
   std::vector<char> strings_;
 };
 
+// A SymbolTable read on first use: only a panic or a fault needs names, so a normal
+// boot does not pay for parsing the table. The image bytes must outlive it.
+class LazySymbolTable {
+ public:
+  explicit LazySymbolTable(std::span<const uint8_t> image) : image_(image) {}
+  const SymbolTable& get() const {
+    if (!table_) table_ = SymbolTable::from_elf(image_);
+    return *table_;
+  }
+
+ private:
+  std::span<const uint8_t> image_;
+  mutable std::optional<SymbolTable> table_;
+};
+
 }  // namespace morgana::tender
