@@ -97,6 +97,23 @@ bool CallHandler::hostile(const std::string& message) {
   return false;
 }
 
+template <typename T>
+std::optional<T> CallHandler::read_args(uint64_t gpa, const char* call) {
+  std::optional<T> args = memory_.read<T>(gpa);
+  if (!args)
+    hostile(std::string(call) + ": argument struct at " + hex(gpa) + " is outside guest memory");
+  return args;
+}
+
+std::optional<std::span<uint8_t>> CallHandler::guest_buffer(uint64_t gpa, uint64_t len,
+                                                            const char* call) {
+  auto bytes = memory_.range(gpa, len);
+  if (!bytes)
+    hostile(std::string(call) + ": buffer " + hex(gpa) + "+" + std::to_string(len) +
+            " is outside guest memory");
+  return bytes;
+}
+
 bool CallHandler::handle(uint16_t port, uint32_t arg_gpa) {
   uint16_t index = port - abi::kCallPortBase;
   if (port < abi::kCallPortBase || index >= static_cast<uint16_t>(abi::Call::kCount))
@@ -141,26 +158,22 @@ bool CallHandler::drain_console() {
 }
 
 bool CallHandler::console_write(uint64_t gpa) {
-  auto args = memory_.read<abi::ConsoleWriteArgs>(gpa);
-  if (!args)
-    return hostile("console_write: argument struct at " + hex(gpa) + " is outside guest memory");
+  auto args = read_args<abi::ConsoleWriteArgs>(gpa, "console_write");
+  if (!args) return false;
   if (args->len == 0) return true;  // a request to drain the ring, done above
   // The plain path: bytes straight from guest memory.
   if (args->len > abi::kConsoleRingSize)
     return hostile("console_write: length " + std::to_string(args->len) + " exceeds " +
                    std::to_string(abi::kConsoleRingSize));
-  auto bytes = memory_.range(args->data, args->len);
-  if (!bytes)
-    return hostile("console_write: buffer " + hex(args->data) + "+" + std::to_string(args->len) +
-                   " is outside guest memory");
+  auto bytes = guest_buffer(args->data, args->len, "console_write");
+  if (!bytes) return false;
   write_all(STDOUT_FILENO, bytes->data(), bytes->size());
   return true;
 }
 
 bool CallHandler::wall_clock(uint64_t gpa) {
-  auto args = memory_.read<abi::WallClockArgs>(gpa);
-  if (!args)
-    return hostile("wall_clock: argument struct at " + hex(gpa) + " is outside guest memory");
+  auto args = read_args<abi::WallClockArgs>(gpa, "wall_clock");
+  if (!args) return false;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   args->ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
@@ -207,8 +220,8 @@ uint64_t CallHandler::ready_set(int timeout_ms) {
 }
 
 bool CallHandler::yield(uint64_t gpa) {
-  auto args = memory_.read<abi::YieldArgs>(gpa);
-  if (!args) return hostile("yield: argument struct at " + hex(gpa) + " is outside guest memory");
+  auto args = read_args<abi::YieldArgs>(gpa, "yield");
+  if (!args) return false;
   uint64_t deadline = monotonic_origin_ns_ + args->deadline_ns;
   if (deadline < monotonic_origin_ns_) deadline = UINT64_MAX;  // "forever"
   uint64_t ready = 0;
@@ -241,19 +254,15 @@ AttachedDevice* CallHandler::device(uint32_t handle, abi::DeviceType type, const
 
 bool CallHandler::net_io(abi::Call call, uint64_t gpa) {
   const char* name = call_name(call);
-  auto args = memory_.read<abi::NetIoArgs>(gpa);
-  if (!args)
-    return hostile(std::string(name) + ": argument struct at " + hex(gpa) +
-                   " is outside guest memory");
+  auto args = read_args<abi::NetIoArgs>(gpa, name);
+  if (!args) return false;
   AttachedDevice* dev = device(args->handle, abi::DeviceType::kNet, name);
   if (!dev) return false;
   if (io_ && io_->has_ring(args->handle))
     return hostile(std::string(name) + ": device " + std::to_string(args->handle) +
                    " is served by a ring");
-  auto buffer = memory_.range(args->data, args->len);
-  if (!buffer)
-    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" +
-                   std::to_string(args->len) + " is outside guest memory");
+  auto buffer = guest_buffer(args->data, args->len, name);
+  if (!buffer) return false;
   if (call == abi::Call::kNetWrite) {
     if (args->len > kNetMtu + 14u)
       return hostile("net_write: frame of " + std::to_string(args->len) + " bytes exceeds the MTU");
@@ -270,10 +279,8 @@ bool CallHandler::net_io(abi::Call call, uint64_t gpa) {
 
 bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
   const char* name = call_name(call);
-  auto args = memory_.read<abi::BlockIoArgs>(gpa);
-  if (!args)
-    return hostile(std::string(name) + ": argument struct at " + hex(gpa) +
-                   " is outside guest memory");
+  auto args = read_args<abi::BlockIoArgs>(gpa, name);
+  if (!args) return false;
   AttachedDevice* dev = device(args->handle, abi::DeviceType::kBlock, name);
   if (!dev) return false;
   uint64_t end;
@@ -282,10 +289,8 @@ bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
     return hostile(std::string(name) + ": offset " + std::to_string(args->offset) + " length " +
                    std::to_string(args->len) + " is not a block-aligned range of the " +
                    std::to_string(dev->block_capacity) + "-byte device '" + dev->name + "'");
-  auto buffer = memory_.range(args->data, args->len);
-  if (!buffer)
-    return hostile(std::string(name) + ": buffer " + hex(args->data) + "+" +
-                   std::to_string(args->len) + " is outside guest memory");
+  auto buffer = guest_buffer(args->data, args->len, name);
+  if (!buffer) return false;
   if (call == abi::Call::kBlockWrite && dev->block_read_only)
     return hostile("block_write: device '" + dev->name + "' is attached read-only");
   uint64_t done = 0;
@@ -308,9 +313,8 @@ bool CallHandler::block_io(abi::Call call, uint64_t gpa) {
 }
 
 bool CallHandler::block_flush(uint64_t gpa) {
-  auto args = memory_.read<abi::BlockFlushArgs>(gpa);
-  if (!args)
-    return hostile("block_flush: argument struct at " + hex(gpa) + " is outside guest memory");
+  auto args = read_args<abi::BlockFlushArgs>(gpa, "block_flush");
+  if (!args) return false;
   AttachedDevice* dev = device(args->handle, abi::DeviceType::kBlock, "block_flush");
   if (!dev) return false;
   bool ok = dev->block_read_only || fdatasync(dev->block_fd) == 0;
@@ -320,9 +324,8 @@ bool CallHandler::block_flush(uint64_t gpa) {
 }
 
 bool CallHandler::net_ring_setup(uint64_t gpa) {
-  auto args = memory_.read<abi::NetRingSetupArgs>(gpa);
-  if (!args)
-    return hostile("net_ring_setup: argument struct at " + hex(gpa) + " is outside guest memory");
+  auto args = read_args<abi::NetRingSetupArgs>(gpa, "net_ring_setup");
+  if (!args) return false;
   if (!io_) {
     args->status = static_cast<int32_t>(abi::CallStatus::kUnsupported);
   } else {
@@ -334,8 +337,8 @@ bool CallHandler::net_ring_setup(uint64_t gpa) {
 }
 
 bool CallHandler::halt(uint64_t gpa) {
-  auto args = memory_.read<abi::HaltArgs>(gpa);
-  if (!args) return hostile("halt: argument struct at " + hex(gpa) + " is outside guest memory");
+  auto args = read_args<abi::HaltArgs>(gpa, "halt");
+  if (!args) return false;
   if (args->status == abi::kExitPanic && args->panic != 0) {
     auto info = memory_.read<abi::PanicInfo>(args->panic);
     if (!info)

@@ -7,6 +7,8 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,11 @@ class CallHandler {
   bool net_ring_setup(uint64_t gpa);
   bool panic(const abi::PanicInfo& info);
   AttachedDevice* device(uint32_t handle, abi::DeviceType type, const char* call);
+  // The call's argument struct, read once; on failure the guest is ended as hostile.
+  template <typename T>
+  std::optional<T> read_args(uint64_t gpa, const char* call);
+  // [gpa, gpa + len) in guest memory; on failure the guest is ended as hostile.
+  std::optional<std::span<uint8_t>> guest_buffer(uint64_t gpa, uint64_t len, const char* call);
   uint64_t ready_set(int timeout_ms);
 
   const GuestMemory& memory_;
