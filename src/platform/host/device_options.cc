@@ -413,8 +413,11 @@ std::string usage(Mode mode, const std::string& program) {
       "  --net-mac:NAME=xx:xx:xx:xx:xx:xx\n"
       "                               unicast MAC address of net device NAME (default: random)\n"
       "  --block:NAME=FILE[,ro]       attach block device NAME to FILE (,ro: read-only)\n"
-      "  --stats                      print device and memory statistics at exit\n"
       "";
+  text += monitor
+              ? "  --stats                      print at exit: setup phases, guest time, exits by\n"
+                "                               kind, frames and drops per net device\n"
+              : "  --stats                      print device counters and heap use at exit\n";
   text += monitor ? "  -h, --help                   print this help and exit\n"
                   : "  --help                       print this help and exit\n";
   text +=
@@ -428,7 +431,10 @@ std::string usage(Mode mode, const std::string& program) {
                     "  252    the guest made a hostile call (bad address or length)\n"
                     "  253    the image or the command line was refused\n"
                   : "  250    the application panicked\n"
+                    "  251    the application crashed (SIGSEGV, SIGBUS, SIGILL, SIGFPE)\n"
+                    "  252    the application halted with a status outside 0-125\n"
                     "  253    the command line was refused\n";
+  text += "  128+N  stopped by signal N (SIGINT, SIGTERM)\n";
   return text;
 }
 
