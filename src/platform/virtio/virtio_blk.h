@@ -1,0 +1,25 @@
+// The virtio-blk driver (virtio-mmio transport): discovery and polled requests. The
+// platform's BlockDevice (devices.cc) maps manifest entries onto these disks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "morgana/rt/result.h"
+
+namespace morgana::platform::virtio {
+
+struct BlockInfo {
+  uint64_t capacity;  // bytes, a multiple of 512
+  bool read_only;
+};
+
+// Finds and initialises the virtio-blk devices, in slot (address) order.
+void virtio_blk_discover();
+size_t virtio_blk_count();
+BlockInfo virtio_blk_info(size_t disk);
+// Offsets and lengths in bytes, multiples of 512 (checked by the caller).
+Result<void> virtio_blk_io(size_t disk, bool write, uint64_t offset, uint8_t* data, size_t len);
+Result<void> virtio_blk_flush(size_t disk);
+
+}  // namespace morgana::platform::virtio

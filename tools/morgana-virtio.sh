@@ -1,0 +1,194 @@
+# `morgana run -t virtio`: boots an image under QEMU and turns QEMU's exit code back
+# into the guest's status. Sourced by tools/morgana.in (bash, set -euo pipefail).
+#
+# QEMU's isa-debug-exit makes QEMU exit with (value << 1) | 1, and an exit status has 8
+# bits, so the guest writes 0..125 for its own status, 126 for a panic and 127 for an
+# unhandled fault (src/platform/virtio/virtio.h); we map those to 0..125, 250 and 251 as
+# on hvt (DESIGN.md §4). QEMU's own failures also exit 1 (= guest status 0), so its
+# stderr decides: an error line there means QEMU failed (253).
+# shellcheck shell=bash
+
+virtio_die() {
+  echo "morgana: virtio: $*" >&2
+  exit 253
+}
+
+# Quotes one argument for the guest's command-line splitter (cmdline.h): inside double
+# quotes only " and \ need a backslash.
+virtio_quote() {
+  local s=${1//\\/\\\\}
+  s=${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
+
+# The image's manifest entries as "type name" lines (net|block), from its ELF note.
+virtio_manifest() {
+  python3 - "$1" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+shoff, = struct.unpack_from("<Q", data, 0x28)
+shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+def section(i):
+    return struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
+names = section(shstrndx)
+for i in range(shnum):
+    s = section(i)
+    start = names[4] + s[0]
+    if data[start:data.index(b"\0", start)] != b".note.morgana":
+        continue
+    desc = s[4] + 20  # namesz, descsz, type, "MORGANA\0"
+    version, count = struct.unpack_from("<II", data, desc)
+    for e in range(min(count, 16)):
+        name, kind = struct.unpack_from("<32sI", data, desc + 8 + 40 * e)
+        print({1: "net", 2: "block"}.get(kind, "unknown"), name.rstrip(b"\0").decode())
+EOF
+}
+
+virtio_kvm_usable() {
+  [[ -e /dev/kvm ]] && (exec 3<>/dev/kvm) 2>/dev/null
+}
+
+# virtio_run IMAGE [options] -- [app args]
+virtio_run() {
+  local image=$1 mem=32 machine=microvm accel="" stats=0 print_command=0 option
+  shift
+  local -a app_args=()
+  local -A blocks=()  # NAME -> FILE[,ro]
+  while [[ $# -gt 0 ]]; do
+    option=$1
+    shift
+    case $option in
+      --) app_args=("$@"); break ;;
+      --mem=*) mem=${option#--mem=} ;;
+      --machine=*) machine=${option#--machine=} ;;
+      --accel=*) accel=${option#--accel=} ;;
+      --stats) stats=1 ;;
+      --print-command) print_command=1 ;;
+      --block:*=*)
+        local dev=${option#--block:}
+        dev=${dev%%=*}
+        [[ -z ${blocks[$dev]+set} ]] || virtio_die "--block:$dev given twice"
+        blocks[$dev]=${option#--block:*=} ;;
+      --net:* | --net-mac:*)
+        virtio_die "${option%%=*}: virtio-net is not supported on the virtio target yet (issue 6)" ;;
+      *) virtio_die "unknown option '$option' (see morgana --help)" ;;
+    esac
+  done
+  [[ $mem =~ ^[0-9]+$ ]] && ((mem >= 16 && mem <= 3072)) ||
+    virtio_die "--mem=$mem: give MiB between 16 and 3072"
+  case $machine in microvm | q35 | pc) ;; *) virtio_die "--machine=$machine: microvm, q35 or pc" ;; esac
+  if [[ -z $accel ]]; then
+    if virtio_kvm_usable; then accel=kvm; else accel=tcg; fi
+  fi
+  case $accel in kvm | tcg) ;; *) virtio_die "--accel=$accel: kvm or tcg" ;; esac
+  command -v qemu-system-x86_64 >/dev/null ||
+    virtio_die "qemu-system-x86_64 is not installed (scripts/install-deps)"
+
+  # The manifest's block devices become virtio-blk devices in manifest order, which is
+  # the order the guest matches them in (src/platform/virtio/devices.cc).
+  local kind dev spec file size
+  local -a devices=()
+  local -A declared=()
+  while read -r kind dev; do
+    [[ -n $kind ]] || continue
+    declared[$dev]=1
+    [[ $kind == block ]] ||
+      virtio_die "the image declares $kind device '$dev'; virtio-net is not supported yet"
+    [[ -n ${blocks[$dev]+set} ]] || virtio_die "block device '$dev' is not attached (--block:$dev=FILE)"
+    spec=${blocks[$dev]}
+    file=${spec%,ro}
+    [[ -f $file ]] || virtio_die "--block:$dev: $file does not exist"
+    size=$(stat -c %s "$file")
+    ((size >= 512)) || virtio_die "--block:$dev: $file is smaller than one 512-byte block"
+    [[ $machine == microvm ]] ||
+      virtio_die "--block:$dev: devices need --machine=microvm (virtio-pci is not implemented yet)"
+    local drive="id=$dev,file=$file,format=raw,if=none"
+    [[ $spec == *,ro ]] && drive+=",readonly=on"
+    devices+=(-drive "$drive" -device "virtio-blk-device,drive=$dev")
+  done < <(virtio_manifest "$image")
+  for dev in "${!blocks[@]}"; do
+    [[ -n ${declared[$dev]+set} ]] || virtio_die "--block:$dev: the image declares no device '$dev'"
+  done
+
+  # `[platform options --] app args` (docs/virtio.md): the -- is always there, so an
+  # application argument can never be taken for a platform option.
+  local append="" arg
+  ((stats)) && append="--stats "
+  append+="--"
+  for arg in "${app_args[@]}"; do append+=" $(virtio_quote "$arg")"; done
+
+  local cpu=max
+  [[ $accel == kvm ]] && cpu=host,-arch-capabilities  # kvm-pvm refuses that MSR
+  local -a qemu=(qemu-system-x86_64 -M "$machine,accel=$accel" -cpu "$cpu" -m "$mem" -smp 1
+    -nodefaults -no-user-config -display none -no-reboot
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$image" -append "$append")
+  # QEMU 7.2's virtio-mmio transports default to the legacy layout; the driver speaks 1.x.
+  ((${#devices[@]})) && qemu+=(-global virtio-mmio.force-legacy=false "${devices[@]}")
+  if ((print_command)); then
+    printf '%q ' "${qemu[@]}" -serial stdio
+    echo
+    return 0
+  fi
+  # The console also goes to a log, from which a panic's frames are symbolised.
+  local tmp
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/morgana-virtio.XXXXXX")
+  qemu+=(-chardev "stdio,id=console,signal=on,logfile=$tmp/console" -serial chardev:console)
+
+  local start_ns status=0 signal=0 pid
+  start_ns=$(date +%s%N)
+  "${qemu[@]}" </dev/null 2>"$tmp/stderr" &
+  pid=$!
+  trap 'signal=2; kill -INT $pid 2>/dev/null' INT
+  trap 'signal=15; kill -TERM $pid 2>/dev/null' TERM
+  while :; do
+    status=0
+    wait "$pid" || status=$?
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  trap - INT TERM
+  local elapsed_us=$((($(date +%s%N) - start_ns) / 1000))
+  grep -v "^qemu-system-x86_64: terminating on signal" "$tmp/stderr" >&2 || true
+
+  local guest
+  if ((signal)); then
+    guest=$((128 + signal))
+  elif ((status % 2 == 1)); then
+    guest=$(((status - 1) / 2))
+    if ((status == 1)) && grep -v "warning:" "$tmp/stderr" | grep -q "^qemu-system-x86_64:"; then
+      echo "morgana: virtio: QEMU failed (above)" >&2
+      guest=253
+    fi
+    ((guest == 126)) && guest=250
+    ((guest == 127)) && guest=251
+  else
+    echo "morgana: virtio: QEMU exited with $status without a guest status (reset or triple fault)" >&2
+    guest=251
+  fi
+  if ((guest == 250 || guest == 251)); then
+    virtio_symbolise "$image" "$tmp/console"
+  fi
+  ((stats)) && echo "morgana: virtio: stats: accel=$accel machine=$machine, exec to exit ${elapsed_us} us" >&2
+  rm -rf "$tmp"
+  return "$guest"
+}
+
+# Names the frames of a panic or fault report (the guest prints only addresses).
+virtio_symbolise() {
+  local image=$1 console=$2 address
+  command -v addr2line >/dev/null || return 0
+  local -a addresses=()
+  while read -r address; do addresses+=("$address"); done < <(
+    sed -n '/^backtrace\|backtrace (addr2line/,$ s/^ *#[0-9]* *\(0x[0-9a-f]*\).*/\1/p' "$console")
+  ((${#addresses[@]})) || return 0
+  # A return address is the instruction after the call: look up the byte before it (the
+  # first frame of a fault report is the faulting rip itself, but one byte back stays in
+  # the same function unless it is the function's first byte).
+  local -a lookups=()
+  for address in "${addresses[@]}"; do lookups+=("$(printf '0x%x' $((address - 1)))"); done
+  echo "morgana: virtio: backtrace, symbolised:" >&2
+  local i=0 line
+  while read -r line; do
+    echo "  #$i ${addresses[i]} $line" >&2
+    i=$((i + 1))
+  done < <(addr2line -C -f -p -s -e "$image" "${lookups[@]}")
+}
