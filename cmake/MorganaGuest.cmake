@@ -34,5 +34,5 @@ function(morgana_guest_link target)
     -Wl,--no-warn-rwx-segments)
   set_target_properties(${target} PROPERTIES LINK_DEPENDS ${MORGANA_GUEST_LINKER_SCRIPT})
   target_link_libraries(${target} PRIVATE
-    "$<LINK_GROUP:RESCAN,morgana_platform_hvt,morgana_random,morgana_rt,stdc++,gcc>")
+    "$<LINK_GROUP:RESCAN,morgana_platform_hvt,morgana_random,morgana_net,morgana_async,morgana_rt,stdc++,gcc>")
 endfunction()

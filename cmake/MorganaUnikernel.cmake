@@ -1,16 +1,19 @@
-# morgana_unikernel(NAME name SOURCES src... [NET dev...] [BLOCK dev...] [TARGETS hvt unix])
+# morgana_unikernel(NAME name SOURCES src... [NET dev...] [BLOCK dev...] [TARGETS hvt unix virtio])
 #
 # Builds an application for each target: `<name>.hvt` (a unikernel image for
-# morgana-hvt) and `<name>.unix` (an ordinary Linux executable). The NET and BLOCK
+# morgana-hvt), `<name>.unix` (an ordinary Linux executable) and `<name>.virtio` (an image
+# QEMU boots with -kernel, docs/virtio.md). The NET and BLOCK
 # lists are the image's device manifest (DESIGN.md §4): the same names are then
 # attached on the command line (`--net:NAME=...`, `--block:NAME=...`).
+include(${CMAKE_CURRENT_LIST_DIR}/MorganaVirtio.cmake)
+
 function(morgana_unikernel)
   cmake_parse_arguments(U "" "NAME" "SOURCES;NET;BLOCK;TARGETS" ${ARGN})
   if(NOT U_NAME OR NOT U_SOURCES)
     message(FATAL_ERROR "morgana_unikernel: NAME and SOURCES are required")
   endif()
   if(NOT U_TARGETS)
-    set(U_TARGETS hvt unix)
+    set(U_TARGETS hvt unix virtio)
   endif()
 
   # The manifest note, generated as C++ so both targets compile the same data.
@@ -59,11 +62,13 @@ ${entries}  }}};
     if(target STREQUAL "hvt")
       target_link_libraries(${exe} PRIVATE morgana_guest_flags)
       morgana_guest_link(${exe})
+    elseif(target STREQUAL "virtio")
+      morgana_virtio_link(${exe} ${exe})
     elseif(target STREQUAL "unix")
       target_link_libraries(${exe} PRIVATE
-        "$<LINK_GROUP:RESCAN,morgana_platform_unix,morgana_random_system_host>")
+        "$<LINK_GROUP:RESCAN,morgana_platform_unix,morgana_random_system_host,morgana_net_host,morgana_async_host>")
     else()
-      message(FATAL_ERROR "morgana_unikernel(${U_NAME}): unknown target '${target}' (hvt, unix)")
+      message(FATAL_ERROR "morgana_unikernel(${U_NAME}): unknown target '${target}' (hvt, unix, virtio)")
     endif()
   endforeach()
 endfunction()

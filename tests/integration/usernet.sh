@@ -41,10 +41,13 @@ mg_expect_stdout_contains "to 10.0.2.15:80"
 mg_pass "a TCP connect to 127.0.0.1:$port reached the guest's port 80 as a SYN"
 
 # The restricted network must refuse a forward to a host port that is already in use.
-python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
+# The holder says when it listens (a loaded machine may take a while to start python).
+ready=$MG_TMP/holder-ready
+python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); open(sys.argv[2],"w").close(); time.sleep(30)' "$port" "$ready" &
 holder=$!
 mg_on_exit "kill $holder 2>/dev/null || true"
-sleep 0.3
+for _ in $(seq 200); do [[ -e $ready ]] && break; sleep 0.05; done
+[[ -e $ready ]] || mg_fail "the port holder did not start listening within 10 s"
 mg_run --timeout 10 "$MG_HVT_MONITOR" --net:service=user,forward=tcp:127.0.0.1:$port-:80 "$image"
 mg_expect_status 253 "forward on a busy port"
 mg_expect_stderr_contains "$port"
