@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "morgana/app.h"
+#include "morgana/app_options.h"
 #include "morgana/async/async.h"
 #include "morgana/platform/platform.h"
 #include "morgana/rt/heap.h"
@@ -21,27 +22,6 @@ namespace async = morgana::async;
 namespace platform = morgana::platform;
 using async::Task;
 using ull = unsigned long long;
-
-template <typename... Args>
-void print(const char* format, Args... args) {
-  char line[256];
-  int n = std::snprintf(line, sizeof(line), format, args...);
-  if (n < 0) return;
-  platform::console_write(std::string_view(line, std::min(size_t(n), sizeof(line) - 1)));
-}
-
-bool parse_count(std::string_view arg, std::string_view name, uint64_t& value) {
-  if (arg.substr(0, name.size()) != name) return true;
-  std::string_view digits = arg.substr(name.size());
-  if (digits.empty() || digits.size() > 12) return false;
-  uint64_t n = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + uint64_t(c - '0');
-  }
-  value = n;
-  return true;
-}
 
 Task<uint64_t> one() {
   co_return 1;
@@ -73,8 +53,9 @@ int app_main(int argc, char** argv) {
   uint64_t suspended = 1'000'000;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg(argv[i]);
-    if (!parse_count(arg, "--tasks=", tasks) || !parse_count(arg, "--suspended=", suspended)) {
-      print("tasks_image: bad option '%s' (--tasks=N, --suspended=N)\n", argv[i]);
+    if (!morgana::app::parse_uint_option(arg, "--tasks=", tasks) ||
+        !morgana::app::parse_uint_option(arg, "--suspended=", suspended)) {
+      std::printf("tasks_image: bad option '%s' (--tasks=N, --suspended=N)\n", argv[i]);
       return 2;
     }
   }
@@ -86,8 +67,8 @@ int app_main(int argc, char** argv) {
   uint64_t start = platform::monotonic_ns();
   const uint64_t sum = loop.run(await_many(tasks));
   uint64_t elapsed = platform::monotonic_ns() - start;
-  print("awaited: %llu tasks created and completed in %.3f ms: %.1f ns per task\n", ull(sum),
-        double(elapsed) / 1e6, ns_per(elapsed, tasks));
+  std::printf("awaited: %llu tasks created and completed in %.3f ms: %.1f ns per task\n", ull(sum),
+              double(elapsed) / 1e6, ns_per(elapsed, tasks));
 
   // 2. Spawned all at once, then run by the loop: every frame is live at the peak. The
   // first round touches fresh heap pages (a page fault each, costly under KVM); the
@@ -99,7 +80,7 @@ int app_main(int argc, char** argv) {
     const uint64_t heap_spawned = morgana::rt::heap_stats().bytes_in_use;
     loop.run_until_idle();
     elapsed = platform::monotonic_ns() - start;
-    print(
+    std::printf(
         "spawned (%s): %llu tasks in %.3f ms (spawn %.1f ns, start+complete %.1f ns): %.1f ns "
         "per task, %.1f heap bytes per task\n",
         round, ull(tasks), double(elapsed) / 1e6, ns_per(spawned_at - start, tasks),
@@ -115,9 +96,9 @@ int app_main(int argc, char** argv) {
     loop.run_until_idle();
   }
   elapsed = platform::monotonic_ns() - start;
-  print("spawned (batches of 1000): %llu tasks in %.3f ms: %.1f ns per task\n",
-        ull((tasks + 999) / 1000 * 1000), double(elapsed) / 1e6,
-        ns_per(elapsed, (tasks + 999) / 1000 * 1000));
+  std::printf("spawned (batches of 1000): %llu tasks in %.3f ms: %.1f ns per task\n",
+              ull((tasks + 999) / 1000 * 1000), double(elapsed) / 1e6,
+              ns_per(elapsed, (tasks + 999) / 1000 * 1000));
 
   // 4. Parked: each task waits on one Event; how much does a suspended task cost?
   async::Event event;
@@ -127,20 +108,21 @@ int app_main(int argc, char** argv) {
   loop.run_until_idle();
   elapsed = platform::monotonic_ns() - start;
   const uint64_t parked = morgana::rt::heap_stats().bytes_in_use;
-  print("suspended: %llu tasks parked on an Event in %.3f ms (%.1f ns per task)\n", ull(suspended),
-        double(elapsed) / 1e6, ns_per(elapsed, suspended));
-  print("suspended: %.1f heap bytes per suspended task; %.2f MiB for all\n",
-        ns_per(parked - before, suspended), double(parked - before) / (1024.0 * 1024.0));
+  std::printf("suspended: %llu tasks parked on an Event in %.3f ms (%.1f ns per task)\n",
+              ull(suspended), double(elapsed) / 1e6, ns_per(elapsed, suspended));
+  std::printf("suspended: %.1f heap bytes per suspended task; %.2f MiB for all\n",
+              ns_per(parked - before, suspended), double(parked - before) / (1024.0 * 1024.0));
   start = platform::monotonic_ns();
   event.set();
   loop.run_until_idle();
   elapsed = platform::monotonic_ns() - start;
-  print("suspended: all woken and completed in %.3f ms (%.1f ns per task), %zu left\n",
-        double(elapsed) / 1e6, ns_per(elapsed, suspended), loop.root().size());
+  std::printf("suspended: all woken and completed in %.3f ms (%.1f ns per task), %zu left\n",
+              double(elapsed) / 1e6, ns_per(elapsed, suspended), loop.root().size());
 
   const morgana::rt::HeapStats heap = morgana::rt::heap_stats();
-  print("heap: peak %.2f MiB, in use now %.2f MiB, heap size %.2f MiB\n",
-        double(heap.peak_bytes_in_use) / (1024.0 * 1024.0),
-        double(heap.bytes_in_use) / (1024.0 * 1024.0), double(heap.heap_size) / (1024.0 * 1024.0));
+  std::printf("heap: peak %.2f MiB, in use now %.2f MiB, heap size %.2f MiB\n",
+              double(heap.peak_bytes_in_use) / (1024.0 * 1024.0),
+              double(heap.bytes_in_use) / (1024.0 * 1024.0),
+              double(heap.heap_size) / (1024.0 * 1024.0));
   return 0;
 }

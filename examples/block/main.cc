@@ -16,15 +16,6 @@ namespace platform = morgana::platform;
 
 constexpr uint64_t kChunk = 64 * 1024;  // bytes per call: fewer calls, bounded memory
 
-// snprintf is all the image's runtime promises (no vsnprintf), hence a template.
-template <typename... Args>
-void print(const char* format, Args... args) {
-  char line[256];
-  int n = std::snprintf(line, sizeof(line), format, args...);
-  if (n < 0) return;
-  platform::console_write(std::string_view(line, std::min(size_t(n), sizeof(line) - 1)));
-}
-
 using ull = unsigned long long;
 
 uint64_t splitmix64(uint64_t x) {
@@ -45,8 +36,8 @@ void fill_block(uint64_t seed, uint64_t block, std::span<uint8_t> out) {
 }
 
 void report_error(const char* what, uint64_t offset, morgana::Error error) {
-  print("block: %s at offset %llu failed: %s (%s)\n", what, ull(offset),
-        morgana::errc_name(error.code), error.what ? error.what : "");
+  std::printf("block: %s at offset %llu failed: %s (%s)\n", what, ull(offset),
+              morgana::errc_name(error.code), error.what ? error.what : "");
 }
 
 // Read-only: the only test possible is reading everything; FNV-1a 64 over the bytes
@@ -63,8 +54,8 @@ int checksum_device(platform::BlockDevice& device) {
     }
     for (uint8_t byte : chunk) hash = (hash ^ byte) * 0x100000001b3ull;
   }
-  print("block: read-only, read %llu blocks of %u bytes, fnv1a64 %016llx\n",
-        ull(device.capacity() / device.block_size()), device.block_size(), ull(hash));
+  std::printf("block: read-only, read %llu blocks of %u bytes, fnv1a64 %016llx\n",
+              ull(device.capacity() / device.block_size()), device.block_size(), ull(hash));
   return 0;
 }
 
@@ -103,13 +94,13 @@ int write_and_verify(platform::BlockDevice& device) {
       const uint64_t block = (offset + at) / block_size;
       fill_block(seed, block, expected);
       if (!std::equal(expected.begin(), expected.end(), chunk.begin() + at)) {
-        print("block: block %llu (offset %llu) does not hold what was written\n", ull(block),
-              ull(block * block_size));
+        std::printf("block: block %llu (offset %llu) does not hold what was written\n", ull(block),
+                    ull(block * block_size));
         return 1;
       }
     }
   }
-  print("block: verified %llu blocks of %u bytes\n", ull(blocks), block_size);
+  std::printf("block: verified %llu blocks of %u bytes\n", ull(blocks), block_size);
   return 0;
 }
 
@@ -118,11 +109,11 @@ int write_and_verify(platform::BlockDevice& device) {
 int app_main(int, char**) {
   auto device = platform::BlockDevice::open("storage");
   if (!device) {
-    print("block: no block device 'storage': %s\n", morgana::errc_name(device.error().code));
+    std::printf("block: no block device 'storage': %s\n", morgana::errc_name(device.error().code));
     return 1;
   }
-  print("block: storage has %llu bytes (%llu blocks of %u)%s\n", ull(device->capacity()),
-        ull(device->capacity() / device->block_size()), device->block_size(),
-        device->read_only() ? ", read-only" : "");
+  std::printf("block: storage has %llu bytes (%llu blocks of %u)%s\n", ull(device->capacity()),
+              ull(device->capacity() / device->block_size()), device->block_size(),
+              device->read_only() ? ", read-only" : "");
   return device->read_only() ? checksum_device(*device) : write_and_verify(*device);
 }

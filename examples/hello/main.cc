@@ -16,17 +16,6 @@ namespace {
 
 namespace platform = morgana::platform;
 
-// snprintf is all the image's runtime promises (no vsnprintf), hence a template rather
-// than a C variadic function; the format strings below are literals all the same.
-template <typename... Args>
-void print(const char* format, Args... args) {
-  char line[512];
-  int n = std::snprintf(line, sizeof(line), format, args...);
-  if (n < 0) return;
-  platform::console_write(
-      std::string_view(line, size_t(n) < sizeof(line) ? size_t(n) : sizeof(line) - 1));
-}
-
 struct Options {
   bool quick = false;  // --quick: skip the 10 ms sleep
   bool panic = false;  // --panic: exercise the platform's panic path
@@ -63,34 +52,34 @@ void civil_from_days(int64_t days, int& year, unsigned& month, unsigned& day) {
 }  // namespace
 
 int app_main(int argc, char** argv) {
-  print("hello from Morgana\n");
+  std::printf("hello from Morgana\n");
 
   std::vector<std::string> args(argv + 1, argv + argc);
   Options options;
   for (const std::string& arg : args) {
-    print("arg: %s\n", arg.c_str());
+    std::printf("arg: %s\n", arg.c_str());
     std::string_view view(arg);
     if (view == "--quick") {
       options.quick = true;
     } else if (view == "--panic") {
       options.panic = true;
     } else if (view.substr(0, 7) == "--exit=" && !parse_exit(view.substr(7), options.exit_status)) {
-      print("hello: --exit needs a number in 0..125, not '%s'\n", arg.c_str() + 7);
+      std::printf("hello: --exit needs a number in 0..125, not '%s'\n", arg.c_str() + 7);
       return 2;
     }
   }
   if (options.panic) morgana::panic("hello: panic requested by --panic");
 
   if (options.quick) {
-    print("sleep skipped (--quick)\n");
+    std::printf("sleep skipped (--quick)\n");
   } else {
     // A timer the way the event loop will use one: yield until the deadline passes.
     const uint64_t start = platform::monotonic_ns();
     const uint64_t deadline = start + 10'000'000;
     while (platform::monotonic_ns() < deadline) (void)platform::yield(deadline);
-    print("slept 10 ms\n");
+    std::printf("slept 10 ms\n");
   }
-  print("monotonic: %llu ns\n", static_cast<unsigned long long>(platform::monotonic_ns()));
+  std::printf("monotonic: %llu ns\n", static_cast<unsigned long long>(platform::monotonic_ns()));
 
   const uint64_t wall_ns = platform::wall_clock_ns();
   const uint64_t seconds = wall_ns / 1'000'000'000u;
@@ -98,11 +87,12 @@ int app_main(int argc, char** argv) {
   unsigned month, day;
   civil_from_days(int64_t(seconds / 86400), year, month, day);
   const unsigned second_of_day = unsigned(seconds % 86400);
-  print("wall clock: %04d-%02u-%02uT%02u:%02u:%02uZ\n", year, month, day, second_of_day / 3600,
-        second_of_day / 60 % 60, second_of_day % 60);
+  std::printf("wall clock: %04d-%02u-%02uT%02u:%02u:%02uZ\n", year, month, day,
+              second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
 
   // The image's random source: the host's boot seed mixed with RDRAND; differs per boot.
-  print("random: %016llx\n", static_cast<unsigned long long>(morgana::random::system().next_u64()));
+  std::printf("random: %016llx\n",
+              static_cast<unsigned long long>(morgana::random::system().next_u64()));
 
   // Some of the standard library in the image: how many arguments have each length.
   std::map<size_t, int> lengths;
@@ -111,8 +101,8 @@ int app_main(int argc, char** argv) {
   for (const auto& [length, count] : lengths) {
     summary += " " + std::to_string(length) + "x" + std::to_string(count);
   }
-  print("%s\n", summary.c_str());
+  std::printf("%s\n", summary.c_str());
 
-  print("bye\n");
+  std::printf("bye\n");
   return options.exit_status;
 }

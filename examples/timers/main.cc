@@ -22,30 +22,21 @@ using namespace std::chrono_literals;
 
 constexpr uint64_t kMs = 1'000'000;
 
-// snprintf is all the image's runtime promises (no vsnprintf), hence a template.
-template <typename... Args>
-void print(const char* format, Args... args) {
-  char line[256];
-  int n = std::snprintf(line, sizeof(line), format, args...);
-  if (n < 0) return;
-  morgana::platform::console_write(std::string_view(line, std::min(size_t(n), sizeof(line) - 1)));
-}
-
 // Ticks `count` times, every `period` after `start`. Deadlines are absolute (start + k *
 // period), so ticks do not drift, and two tickers due at the same instant fire in the
 // order they were armed: the output is the same on every run.
 Task<void> ticker(const char* name, uint64_t start, uint64_t period, int count) {
   for (int tick = 1; tick <= count; ++tick) {
     if (!(co_await async::sleep_until(start + uint64_t(tick) * period)).ok()) co_return;
-    print("%s: tick %d at %llu ms\n", name, tick,
-          static_cast<unsigned long long>(uint64_t(tick) * period / kMs));
+    std::printf("%s: tick %d at %llu ms\n", name, tick,
+                static_cast<unsigned long long>(uint64_t(tick) * period / kMs));
   }
 }
 
 Task<Result<int>> slow_job() {
   Result<void> slept = co_await async::sleep_for(100ms);
   if (!slept.ok()) {
-    print("slow job: interrupted (%s)\n", morgana::errc_name(slept.error().code));
+    std::printf("slow job: interrupted (%s)\n", morgana::errc_name(slept.error().code));
     co_return slept.error();
   }
   co_return 42;
@@ -53,14 +44,14 @@ Task<Result<int>> slow_job() {
 
 Task<const char*> runner(const char* name, async::Duration time) {
   Result<void> ran = co_await async::sleep_for(time);
-  if (!ran.ok()) print("%s: stopped (%s)\n", name, morgana::errc_name(ran.error().code));
+  if (!ran.ok()) std::printf("%s: stopped (%s)\n", name, morgana::errc_name(ran.error().code));
   co_return name;
 }
 
 Task<void> producer(async::Channel<int>* channel, int count) {
   for (int i = 1; i <= count; ++i) {
     if (!(co_await channel->send(i)).ok()) co_return;
-    print("producer: sent %d\n", i);
+    std::printf("producer: sent %d\n", i);
   }
   channel->close();
 }
@@ -69,10 +60,10 @@ Task<void> consumer(async::Channel<int>* channel) {
   for (;;) {
     Result<int> item = co_await channel->receive();
     if (!item.ok()) {
-      print("consumer: channel closed\n");
+      std::printf("consumer: channel closed\n");
       co_return;
     }
-    print("consumer: got %d\n", *item);
+    std::printf("consumer: got %d\n", *item);
     (void)co_await async::sleep_for(10ms);  // slower than the producer
   }
 }
@@ -80,7 +71,7 @@ Task<void> consumer(async::Channel<int>* channel) {
 Task<Result<void>> worker(int id, async::Duration time) {
   Result<void> slept = co_await async::sleep_for(time);
   if (!slept.ok()) co_return slept.error();
-  print("worker %d: done\n", id);
+  std::printf("worker %d: done\n", id);
   co_return morgana::ok();
 }
 
@@ -89,7 +80,7 @@ Task<Result<void>> broken_worker() {
 }
 
 Task<int> demo() {
-  print("timers: start\n");
+  std::printf("timers: start\n");
 
   // 1. Three tickers side by side.
   const uint64_t start = async::now();
@@ -100,13 +91,13 @@ Task<int> demo() {
   const uint64_t before = async::now();
   Result<int> job = co_await async::with_timeout(slow_job(), 25ms);
   const bool waited = async::now() - before >= 25 * kMs;
-  print("timeout: %s after 25 ms (waited long enough: %s)\n",
-        job.ok() ? "finished" : morgana::errc_name(job.error().code), waited ? "yes" : "no");
+  std::printf("timeout: %s after 25 ms (waited long enough: %s)\n",
+              job.ok() ? "finished" : morgana::errc_name(job.error().code), waited ? "yes" : "no");
 
   // 3. A race: the first to finish wins, the loser is cancelled.
   async::AnyOf<const char*> winner =
       co_await async::when_any(runner("tortoise", 40ms), runner("hare", 20ms));
-  print("race: %s won (argument %zu)\n", winner.value, winner.index);
+  std::printf("race: %s won (argument %zu)\n", winner.value, winner.index);
 
   // 4. Back-pressure: a channel of two between a fast producer and a slow consumer.
   async::Channel<int> channel(2);
@@ -119,10 +110,10 @@ Task<int> demo() {
   }
   if (!scope.spawn(broken_worker()).ok()) co_return 1;
   Result<void> closed = co_await scope.close();
-  print("scope: closed (%s), %llu failure(s) reported\n", closed.ok() ? "ok" : "cancelled",
-        static_cast<unsigned long long>(scope.failures()));
+  std::printf("scope: closed (%s), %llu failure(s) reported\n", closed.ok() ? "ok" : "cancelled",
+              static_cast<unsigned long long>(scope.failures()));
 
-  print("timers: done\n");
+  std::printf("timers: done\n");
   co_return 0;
 }
 
