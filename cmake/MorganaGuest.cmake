@@ -24,15 +24,25 @@ function(morgana_guest_library name)
   target_link_libraries(${name} PUBLIC morgana_guest_flags)
 endfunction()
 
-# Links an image: our objects, then the runtime, platform and the libstdc++/libgcc
-# archives in one rescanned group (the runtime and libstdc++ need each other).
+# morgana_guest_link(TARGET [PLATFORM lib] [LINKER_SCRIPT file]): links an image for one
+# target (default: the hvt platform and cmake/guest.ld). Our objects come first, then the
+# platform, the libraries every image may use, the runtime and the libstdc++/libgcc
+# archives, in one rescanned group (the runtime and libstdc++ need each other).
 function(morgana_guest_link target)
+  cmake_parse_arguments(L "" "PLATFORM;LINKER_SCRIPT" "" ${ARGN})
+  if(NOT L_PLATFORM)
+    set(L_PLATFORM morgana_platform_hvt)
+  endif()
+  if(NOT L_LINKER_SCRIPT)
+    set(L_LINKER_SCRIPT ${MORGANA_GUEST_LINKER_SCRIPT})
+  endif()
+  target_link_libraries(${target} PRIVATE morgana_guest_flags)
   target_link_options(${target} PRIVATE
     -nostdlib -static -no-pie
-    -Wl,-T,${MORGANA_GUEST_LINKER_SCRIPT}
+    -Wl,-T,${L_LINKER_SCRIPT}
     -Wl,--gc-sections -Wl,-z,noexecstack -Wl,--build-id=none -Wl,-z,norelro
     -Wl,--no-warn-rwx-segments)
-  set_target_properties(${target} PROPERTIES LINK_DEPENDS ${MORGANA_GUEST_LINKER_SCRIPT})
+  set_target_properties(${target} PROPERTIES LINK_DEPENDS ${L_LINKER_SCRIPT})
   target_link_libraries(${target} PRIVATE
-    "$<LINK_GROUP:RESCAN,morgana_platform_hvt,morgana_random,morgana_net,morgana_async,morgana_rt,stdc++,gcc>")
+    "$<LINK_GROUP:RESCAN,${L_PLATFORM},morgana_random,morgana_net,morgana_async,morgana_rt,stdc++,gcc>")
 endfunction()

@@ -60,7 +60,6 @@ ${entries}  }}};
     set(exe ${U_NAME}.${target})
     add_executable(${exe} ${U_SOURCES} ${manifest_cc})
     if(target STREQUAL "hvt")
-      target_link_libraries(${exe} PRIVATE morgana_guest_flags)
       morgana_guest_link(${exe})
     elseif(target STREQUAL "virtio")
       morgana_virtio_link(${exe} ${exe})

@@ -1,6 +1,6 @@
-# Linking images for the `virtio` target (DESIGN.md §3): the same guest flags and runtime
-# as hvt (cmake/MorganaGuest.cmake), the virtio platform, and cmake/virtio.ld, which
-# places the PVH note and the ring-0 pages (docs/virtio.md).
+# Linking images for the `virtio` target (DESIGN.md §3): morgana_guest_link (the same
+# guest flags, libraries and runtime as hvt) with the virtio platform and cmake/virtio.ld,
+# which places the PVH note and the ring-0 pages (docs/virtio.md).
 
 set(MORGANA_VIRTIO_LINKER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/virtio.ld)
 
@@ -13,22 +13,6 @@ function(morgana_virtio_link target image_name)
 extern \"C\" const char morgana_virtio_image_name[] = \"${image_name}\";
 ")
   target_sources(${target} PRIVATE ${name_cc})
-  target_link_libraries(${target} PRIVATE morgana_guest_flags)
-  target_link_options(${target} PRIVATE
-    -nostdlib -static -no-pie
-    -Wl,-T,${MORGANA_VIRTIO_LINKER_SCRIPT}
-    -Wl,--gc-sections -Wl,-z,noexecstack -Wl,--build-id=none -Wl,-z,norelro
-    -Wl,--no-warn-rwx-segments)
-  set_target_properties(${target} PROPERTIES LINK_DEPENDS ${MORGANA_VIRTIO_LINKER_SCRIPT})
-  # Libraries other areas add to every image (the network stack) join the group when
-  # they exist.
-  set(group morgana_platform_virtio morgana_random)
-  foreach(library morgana_net morgana_async)
-    if(TARGET ${library})
-      list(APPEND group ${library})
-    endif()
-  endforeach()
-  list(APPEND group morgana_rt stdc++ gcc)
-  list(JOIN group "," group)
-  target_link_libraries(${target} PRIVATE "$<LINK_GROUP:RESCAN,${group}>")
+  morgana_guest_link(${target} PLATFORM morgana_platform_virtio
+    LINKER_SCRIPT ${MORGANA_VIRTIO_LINKER_SCRIPT})
 endfunction()
