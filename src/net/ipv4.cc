@@ -48,6 +48,8 @@ const char* drop_reason_name(Ipv4Drop reason) {
       return "no_buffer";
     case Ipv4Drop::kTooBig:
       return "too_big";
+    case Ipv4Drop::kNoRoute:
+      return "no_route";
     case Ipv4Drop::kCount:
       break;
   }

@@ -26,6 +26,10 @@ const char* drop_reason_name(UdpDrop reason) {
       return "no_listener";
     case UdpDrop::kNoBuffer:
       return "no_buffer";
+    case UdpDrop::kQueueFull:
+      return "queue_full";
+    case UdpDrop::kWrongPeer:
+      return "wrong_peer";
     case UdpDrop::kCount:
       break;
   }

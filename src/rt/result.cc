@@ -29,6 +29,16 @@ const char* errc_name(Errc code) {
       return "already exists";
     case Errc::kMalformed:
       return "malformed input";
+    case Errc::kConnectionReset:
+      return "connection reset";
+    case Errc::kConnectionRefused:
+      return "connection refused";
+    case Errc::kClosed:
+      return "closed";
+    case Errc::kAddressInUse:
+      return "address in use";
+    case Errc::kUnreachable:
+      return "unreachable";
   }
   // Not a named code: a value cast from an integer. Say so rather than guess.
   return "unknown error";

@@ -61,6 +61,7 @@ enum class Ipv4Drop : uint8_t {
   kReassemblyNoMemory,    // datagram would exceed the reassembly memory bound
   kNoBuffer,              // send: no pool buffer or headroom for the packet
   kTooBig,                // send: larger than 65535 bytes, or over the MTU with DF set
+  kNoRoute,               // send: off-link without a gateway, or no address yet
   kCount
 };
 const char* drop_reason_name(Ipv4Drop reason);

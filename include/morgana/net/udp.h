@@ -28,6 +28,8 @@ enum class UdpDrop : uint8_t {
   kBadPort,      // destination port 0: reserved, nothing can listen there
   kNoListener,   // nobody bound to the port (an ICMP port unreachable may follow)
   kNoBuffer,     // send: no headroom
+  kQueueFull,    // the socket's receive queue is at its bound (the application is slow)
+  kWrongPeer,    // a connected socket got a datagram from another endpoint
   kCount
 };
 const char* drop_reason_name(UdpDrop reason);

@@ -23,6 +23,11 @@ enum class Errc : unsigned short {
   kCancelled,
   kExists,
   kMalformed,  // input did not parse
+  kConnectionReset,    // the peer reset the connection (TCP RST)
+  kConnectionRefused,  // the peer answered a connection attempt with RST
+  kClosed,             // the connection, socket or channel was closed
+  kAddressInUse,       // a port already bound or listened on
+  kUnreachable,        // no route to the destination, or its address did not resolve
 };
 
 const char* errc_name(Errc code);

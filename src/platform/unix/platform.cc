@@ -47,6 +47,10 @@ const Seed& seed() {
 AttachedDevice g_devices[abi::kMaxDevices];
 uint32_t g_device_count = 0;
 
+// watch_fd(): descriptor per id above the manifest's devices, -1 when free.
+int g_watched[kWatchIdLimit - kFirstWatchId] = {};
+bool g_watched_init = false;
+
 bool g_stats = false;
 std::string g_program;
 
@@ -140,6 +144,26 @@ void set_device_count(uint32_t count) {
   g_device_count = count;
 }
 
+Result<DeviceId> watch_fd(int fd) {
+  if (fd < 0) return Error{Errc::kInvalidArgument, "watch_fd: negative descriptor"};
+  if (!g_watched_init) {
+    std::fill(std::begin(g_watched), std::end(g_watched), -1);
+    g_watched_init = true;
+  }
+  for (DeviceId i = 0; i < kWatchIdLimit - kFirstWatchId; ++i) {
+    if (g_watched[i] < 0) {
+      g_watched[i] = fd;
+      return kFirstWatchId + i;
+    }
+  }
+  return Error{Errc::kOutOfRange, "watch_fd: every device id is taken"};
+}
+
+void unwatch_fd(DeviceId id) {
+  if (!g_watched_init || id < kFirstWatchId || id >= kWatchIdLimit) return;
+  g_watched[id - kFirstWatchId] = -1;
+}
+
 const AttachedDevice* find_device(std::string_view name, abi::DeviceType type, DeviceId* id) {
   for (uint32_t i = 0; i < g_device_count; ++i) {
     if (g_devices[i].type == type && g_devices[i].name == name) {
@@ -170,13 +194,20 @@ ReadySet yield(uint64_t deadline_ns) {
   console_flush();
 
   // Only network devices can become ready: a block device's calls complete synchronously.
-  pollfd fds[abi::kMaxDevices];
-  DeviceId ids[abi::kMaxDevices];
+  pollfd fds[kWatchIdLimit];
+  DeviceId ids[kWatchIdLimit];
   nfds_t count = 0;
   for (uint32_t i = 0; i < g_device_count; ++i) {
     if (g_devices[i].type != abi::DeviceType::kNet || g_devices[i].fd < 0) continue;
     fds[count] = pollfd{g_devices[i].fd, POLLIN, 0};
     ids[count] = i;
+    ++count;
+  }
+  // Descriptors from watch_fd(), reported under their own ids.
+  for (DeviceId i = 0; g_watched_init && i < kWatchIdLimit - kFirstWatchId; ++i) {
+    if (g_watched[i] < 0) continue;
+    fds[count] = pollfd{g_watched[i], POLLIN, 0};
+    ids[count] = kFirstWatchId + i;
     ++count;
   }
 

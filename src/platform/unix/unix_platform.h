@@ -47,6 +47,18 @@ void set_device_count(uint32_t count);
 // The device named `name` with type `type`, or nullptr. Sets *id on success.
 const AttachedDevice* find_device(std::string_view name, abi::DeviceType type, DeviceId* id);
 
+// Extra file descriptors that yield() sleeps on besides the manifest's devices, for
+// host-side services that live next to the platform (the socket stack's one epoll fd):
+// the loop must sleep in one place, so they join the same ppoll. Each is reported under
+// its own DeviceId, from abi::kMaxDevices up to 63 (above every manifest device, one bit
+// each in the 64-bit ReadySet), readable when poll says POLLIN (or an error or hang-up),
+// so `async::wait_readable(id)` waits for it. kOutOfRange when all ids are taken.
+inline constexpr DeviceId kFirstWatchId = abi::kMaxDevices;
+inline constexpr DeviceId kWatchIdLimit = 64;
+Result<DeviceId> watch_fd(int fd);
+// Stops watching; the id may be handed out again. The descriptor is not closed.
+void unwatch_fd(DeviceId id);
+
 // Attach host resources. Each returns "" or a message naming the option at fault.
 std::string attach_tap(const host::NetAttachment& attachment, AttachedDevice& out);
 std::string attach_file(const host::BlockAttachment& attachment, AttachedDevice& out);

@@ -1,0 +1,113 @@
+// discard: the RFC 863 discard service on TCP port 9, a sink for throughput tests. It
+// reads and drops everything each client sends, and when the client closes prints the
+// byte count, the time and the rate, plus the CRC-32 (IEEE 802.3, as zlib's crc32) of the
+// bytes, so a test can verify what arrived without the server storing it.
+//
+// Options (after the stack's --ipv4=/--dhcp, see stack_options.h):
+//   --port=N         the port (default 9)
+//   --connections=N  exit 0 after N connections have ended (default: run forever)
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string_view>
+
+#include "morgana/app.h"
+#include "morgana/app_options.h"
+#include "morgana/async/async.h"
+#include "morgana/net/app_runner.h"
+
+namespace {
+
+namespace async = morgana::async;
+namespace net = morgana::net;
+using morgana::Result;
+using ull = unsigned long long;
+
+// CRC-32 (reflected polynomial 0xedb88320), one table lookup per byte.
+uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (uint8_t b : bytes) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+struct Progress {
+  uint64_t ended = 0;
+  async::Event done;
+};
+
+async::Task<Result<void>> sink(net::AppStack::TcpFlow flow, Progress* progress) {
+  std::array<uint8_t, 65536> buffer;
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+  const uint64_t start = async::now();
+  Result<void> result;
+  for (;;) {
+    auto n = co_await flow.read(buffer);
+    if (!n) {
+      result = n.error();
+      break;
+    }
+    if (*n == 0) break;
+    crc = crc32_update(crc, {buffer.data(), *n});
+    bytes += *n;
+  }
+  const uint64_t elapsed = async::now() - start;
+  net::Endpoint peer = flow.remote();
+  flow.close();
+  std::printf("discard: %s:%u sent %llu bytes in %llu.%03llu ms (%llu MB/s) crc32 %08x%s\n",
+              peer.address.to_string().c_str(), unsigned(peer.port), ull(bytes),
+              ull(elapsed / 1'000'000), ull(elapsed / 1000 % 1000),
+              ull(elapsed ? bytes * 1000 / elapsed : 0), unsigned(crc), result ? "" : " (reset)");
+  ++progress->ended;
+  progress->done.set();
+  co_return Result<void>{};
+}
+
+async::Task<Result<void>> accept_loop(net::AppStack& stack, uint16_t port, Progress* progress) {
+  CO_TRY_ASSIGN(auto listener, co_await stack.tcp().listen(port));
+  for (;;) {
+    CO_TRY_ASSIGN(auto flow, co_await listener.accept());
+    async::spawn(sink(std::move(flow), progress));
+  }
+}
+
+async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> args) {
+  uint64_t port = 9, connections = 0;
+  for (char* arg : args) {
+    std::string_view text(arg);
+    bool known = text.starts_with("--port=") || text.starts_with("--connections=");
+    if (!known || !morgana::app::parse_uint_option(text, "--port=", port) ||
+        !morgana::app::parse_uint_option(text, "--connections=", connections) || port == 0 ||
+        port > 65535) {
+      std::printf("discard: bad option '%s' (--port=N, --connections=N)\n", arg);
+      co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
+    }
+  }
+  std::printf("discard: TCP port %u\n", unsigned(port));
+  Progress progress;
+  async::Scope servers;
+  CO_TRY(servers.spawn(accept_loop(stack, uint16_t(port), &progress)));
+  while (connections == 0 || progress.ended < connections) {
+    progress.done.reset();
+    CO_TRY(co_await progress.done.wait());
+  }
+  servers.request_stop();
+  CO_TRY(co_await servers.join());
+  co_return Result<void>{};
+}
+
+}  // namespace
+
+int app_main(int argc, char** argv) {
+  return net::run_network_app(argc, argv, "discard", serve);
+}

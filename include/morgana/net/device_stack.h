@@ -1,0 +1,116 @@
+// DeviceStack<Device>: Morgana's own TCP/IP stack over one network device, satisfying the
+// net::Stack concept (stack.h). The template is only the driver: one task that reads
+// frames from the device into the core (morgana/net/stack/core.h), runs its timers and
+// sleeps until the device has input, a timer is due or the core asks to be woken. Every
+// protocol lives in the core, compiled once.
+//
+// Device is platform::NetDevice in an image, or a simulated device in tests:
+//   DeviceId id(); std::array<uint8_t, 6> mac(); uint16_t mtu();
+//   Result<size_t> read(std::span<uint8_t>);      // kAgain when nothing is pending
+//   Result<void> write(std::span<const uint8_t>); // kAgain when it cannot take more now
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "morgana/async/loop.h"
+#include "morgana/async/scope.h"
+#include "morgana/async/timeout.h"
+#include "morgana/async/when_any.h"
+#include "morgana/net/stack.h"
+#include "morgana/net/stack/core.h"
+#include "morgana/net/stack_options.h"
+#include "morgana/rt/result.h"
+
+namespace morgana::net {
+
+template <typename Device>
+class DeviceStack final : private LinkOutput {
+ public:
+  using TcpFlow = net::TcpFlow;
+  using TcpListener = net::TcpListener;
+  using UdpSocket = net::UdpSocket;
+
+  // At most this many frames are taken from the device per turn of the driver, so a
+  // flood cannot starve the application's tasks.
+  static constexpr unsigned kFramesPerTurn = 64;
+  // How soon the driver retries when the device refused a frame (its ring was full).
+  static constexpr uint64_t kBlockedRetryNs = 50'000;
+
+  // Creates the stack and starts its driver on the current loop. The stack must be
+  // destroyed before the loop, and after every flow, listener and socket taken from it.
+  static Result<std::unique_ptr<DeviceStack>> create(Device device, const StackOptions& options,
+                                                     const std::array<uint8_t, 32>& seed,
+                                                     BufferConfig buffers = {}) {
+    std::unique_ptr<DeviceStack> stack(new DeviceStack(std::move(device)));
+    CoreConfig config;
+    auto mac = stack->device_.mac();
+    std::copy(mac.begin(), mac.end(), config.mac.bytes.begin());
+    config.mtu = stack->device_.mtu();
+    config.options = options;
+    config.buffers = buffers;
+    config.seed = seed;
+    stack->core_ = TRY(StackCore::create(config, *stack));
+    TRY(stack->scope_.spawn(stack->drive()));
+    return stack;
+  }
+
+  ~DeviceStack() = default;
+
+  TcpLayer& tcp() { return core_->tcp(); }
+  UdpLayer& udp() { return core_->udp(); }
+  Ipv4Address ipv4_address() const { return core_->prefix().address; }
+  async::Task<Result<void>> wait_configured() {
+    while (!core_->configured()) CO_TRY(co_await core_->configured_event().wait());
+    co_return Result<void>{};
+  }
+  void print_stats() { core_->print_stats(); }
+  StackCore& core() { return *core_; }
+  Device& device() { return device_; }
+  const StackOptions& options() const { return core_->config().options; }
+
+ private:
+  explicit DeviceStack(Device device) : device_(std::move(device)) {}
+
+  Result<void> transmit_frame(std::span<const uint8_t> frame) override {
+    return device_.write(frame);
+  }
+
+  async::Task<Result<void>> wait_device() { co_return co_await async::wait_readable(device_.id()); }
+  async::Task<Result<void>> wait_wake() { co_return co_await core_->wake().wait(); }
+
+  async::Task<Result<void>> drive() {
+    std::vector<uint8_t> frame(size_t(device_.mtu()) + 22);  // Ethernet + two VLAN tags
+    core_->start();
+    for (;;) {
+      for (unsigned i = 0; i < kFramesPerTurn; ++i) {
+        auto length = device_.read(frame);
+        if (!length) break;  // kAgain: nothing pending (errors are the device's to count)
+        core_->receive_frame({frame.data(), *length});
+      }
+      uint64_t now = async::now();
+      if (now >= core_->next_deadline()) core_->tick();
+      core_->flush();
+      uint64_t deadline = core_->next_deadline();
+      if (core_->output_blocked()) deadline = std::min(deadline, now + kBlockedRetryNs);
+      core_->wake().reset();
+      core_->armed(deadline);
+      // Sleep until a frame arrives, the core's next timer, or the core's wake-up (a timer
+      // armed earlier than `deadline`, or output waiting for the device).
+      auto woke =
+          co_await async::with_deadline(async::when_any(wait_device(), wait_wake()), deadline);
+      if (!woke && woke.error().code == Errc::kCancelled) co_return woke.error();
+      core_->armed(UINT64_MAX);
+    }
+  }
+
+  Device device_;
+  std::unique_ptr<StackCore> core_;
+  async::Scope scope_;  // the driver; declared last so it is destroyed first
+};
+
+}  // namespace morgana::net

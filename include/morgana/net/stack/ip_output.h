@@ -1,0 +1,41 @@
+// What the transport layers (UDP, TCP) need from the interface below them: buffers, our
+// address, a way to send a datagram, and a way to say a timer moved earlier. The stack's
+// core implements it; the layers never see the device, ARP or routing.
+#pragma once
+
+#include <cstdint>
+
+#include "morgana/net/address.h"
+#include "morgana/net/buffer.h"
+#include "morgana/net/ipv4.h"
+#include "morgana/rt/result.h"
+
+namespace morgana::net {
+
+class IpOutput {
+ public:
+  // An empty packet with headroom for every header below the transport's; kNoMemory when
+  // the pool is exhausted (the caller counts its own no_buffer drop).
+  virtual Result<PacketBuffer> allocate() = 0;
+  // Sends `packet` (the transport header and payload) to params.destination: prepends
+  // the IPv4 header, fragments if it exceeds the MTU and fragmentation is allowed,
+  // routes and resolves. False when it was dropped (counted by the IPv4 or ARP layer).
+  virtual bool send_ipv4(const Ipv4SendParams& params, PacketBuffer packet) = 0;
+  // Sends a datagram whose payload is given in two pieces that need not fit one buffer
+  // (a large UDP datagram, an ICMP reply to a reassembled request), fragmenting it.
+  virtual bool send_ipv4_copy(const Ipv4SendParams& params, Ipv4Payload payload) = 0;
+  // Our address (unspecified until configured).
+  virtual Ipv4Address address() const = 0;
+  // The MTU of the interface.
+  virtual uint16_t mtu() const = 0;
+  // The loop's clock.
+  virtual uint64_t now() const = 0;
+  // A layer's next timer is now at `deadline_ns`, possibly earlier than before: the
+  // interface's driver must wake by then.
+  virtual void timer_armed(uint64_t deadline_ns) = 0;
+
+ protected:
+  ~IpOutput() = default;
+};
+
+}  // namespace morgana::net

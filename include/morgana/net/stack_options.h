@@ -1,0 +1,47 @@
+// The network configuration an application takes from its arguments (the ones after
+// `--` on the morgana-hvt / morgana run command line), the same on every target and
+// stack: --ipv4=ADDR/PREFIX [--ipv4-gateway=ADDR] or --dhcp, plus TCP tuning.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "morgana/net/address.h"
+#include "morgana/net/tcp_congestion.h"
+#include "morgana/rt/result.h"
+
+namespace morgana::net {
+
+struct StackOptions {
+  std::optional<Ipv4Prefix> ipv4;         // --ipv4=10.0.0.2/24
+  std::optional<Ipv4Address> gateway;     // --ipv4-gateway=10.0.0.1
+  bool dhcp = false;                      // --dhcp (a static --ipv4 overrides the lease)
+  CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;  // --tcp-cc=cubic|newreno
+  bool sack = true;                       // --tcp-no-sack
+  bool timestamps = true;                 // --tcp-no-timestamps
+  bool window_scaling = true;             // --tcp-no-wscale
+  uint32_t tcp_send_buffer = 256 * 1024;     // --tcp-sndbuf=BYTES
+  uint32_t tcp_receive_buffer = 256 * 1024;  // --tcp-rcvbuf=BYTES
+  uint32_t max_connections = 1024;        // --tcp-max-connections=N
+  bool stats = false;                     // --net-stats: print counters at exit
+};
+
+// Takes the options above out of `args` (argv without argv[0]) and returns them; every
+// other argument is appended to `rest`, in order, for the application. Fails with a
+// message naming the bad option (a malformed address, --ipv4 and --dhcp both missing is
+// fine: the caller decides; --ipv4-gateway outside the --ipv4 prefix; an unknown --tcp-*
+// or --ipv4* option).
+struct StackOptionsError {
+  std::string message;
+};
+std::optional<StackOptions> parse_stack_options(std::span<char* const> args,
+                                                std::vector<char*>& rest,
+                                                StackOptionsError& error);
+
+// The usage text for these options, for an application's --help.
+const char* stack_options_usage();
+
+}  // namespace morgana::net

@@ -1,0 +1,86 @@
+// The two data buffers of a TCP connection: the send ring (bytes written by the application
+// and not yet acknowledged) and the receive ring (in-order bytes for the application plus
+// out-of-order data held inside the advertised window, with the ranges SACK reports).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "morgana/net/tcp_header.h"
+
+namespace morgana::net {
+
+// A fixed-capacity byte ring. Byte 0 is the oldest (at SND.UNA for the send side, at the
+// application's read position for the receive side).
+class ByteRing {
+ public:
+  // Allocates `capacity` bytes once; nothing allocates afterwards.
+  explicit ByteRing(uint32_t capacity);
+
+  uint32_t capacity() const { return capacity_; }
+  uint32_t size() const { return size_; }
+  uint32_t free() const { return capacity_ - size_; }
+
+  // Appends as much of `bytes` as fits; returns the count taken.
+  size_t append(std::span<const uint8_t> bytes);
+  // Copies `bytes` to offset `offset` from the oldest byte, without changing size(); the
+  // caller guarantees offset + bytes.size() <= capacity() (out-of-order data above size()).
+  void write_at(uint32_t offset, std::span<const uint8_t> bytes);
+  // Makes `count` more bytes (already placed by write_at) part of size().
+  void grow(uint32_t count);
+  // Discards the `count` oldest bytes.
+  void consume(uint32_t count);
+  // Copies out and consumes up to out.size() of the oldest bytes.
+  size_t read(std::span<uint8_t> out);
+  // The bytes [offset, offset + length) as up to two spans (the ring wraps).
+  struct Pieces {
+    std::span<const uint8_t> first;
+    std::span<const uint8_t> second;
+  };
+  Pieces peek(uint32_t offset, uint32_t length) const;
+
+ private:
+  std::unique_ptr<uint8_t[]> storage_;
+  uint32_t capacity_;
+  uint32_t head_ = 0;  // index of the oldest byte
+  uint32_t size_ = 0;
+};
+
+// Out-of-order ranges held above RCV.NXT (RFC 9293 §3.10.7.4 "segment text": segments
+// that are in the window but not at its left edge are kept for later), bounded in count.
+// Remembers which range changed most recently so SACK blocks can be reported in the order
+// RFC 2018 §4 asks for.
+class OutOfOrderRanges {
+ public:
+  static constexpr size_t kMaxRanges = 16;
+
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  // Adds [left, right), merging with overlapping or adjacent ranges. Returns false (and
+  // changes nothing) when it would need a range beyond kMaxRanges.
+  bool insert(uint32_t left, uint32_t right);
+  // If the first range starts at or before `rcv_nxt`, removes it and returns its right
+  // edge (may be below `rcv_nxt` when it was wholly covered); otherwise nothing.
+  std::optional<uint32_t> take_contiguous(uint32_t rcv_nxt);
+  // RFC 2018 §4: the block holding the most recently received segment first, then the
+  // others by how recently they changed; at most out.size() blocks. Returns the count.
+  size_t sack_blocks(std::span<SackBlock> out) const;
+  // The end of the highest range (RCV.NXT when empty).
+  uint32_t highest(uint32_t rcv_nxt) const;
+  void clear() { count_ = 0; }
+
+ private:
+  struct Range {
+    uint32_t left;
+    uint32_t right;
+    uint64_t stamp;  // insert() counter when it last grew
+  };
+  Range ranges_[kMaxRanges];  // disjoint, in sequence order
+  size_t count_ = 0;
+  uint64_t clock_ = 0;
+};
+
+}  // namespace morgana::net

@@ -1,0 +1,262 @@
+// TcpConnection's sending side: which bytes may go now (flow and congestion windows,
+// Nagle, sender SWS avoidance, SACK loss recovery), the advertised window (receiver SWS
+// avoidance), and building every segment with its options.
+#include <algorithm>
+
+#include "morgana/net/tcp_connection.h"
+
+namespace morgana::net {
+
+uint32_t TcpConnection::receive_space() const {
+  return receive_->capacity() - receive_->size();
+}
+
+uint16_t TcpConnection::window_to_advertise(bool syn) {
+  uint32_t space = receive_space();
+  if (syn) {
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    uint32_t window = std::min<uint32_t>(space, 0xffff);
+    if (seq_gt(rcv_nxt_ + window, rcv_adv_)) rcv_adv_ = rcv_nxt_ + window;
+    return static_cast<uint16_t>(window);
+  }
+  space = std::min(space, uint32_t{0xffff} << rcv_wscale_);
+  uint32_t current = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
+  // RFC 1122 §4.2.3.3 (receiver SWS avoidance): move the right edge only by at least
+  // min(buffer / 2, MSS); RFC 9293 §3.8.6.2.2: never move it back.
+  uint32_t threshold = std::min(send_mss_, config_.receive_buffer / 2);
+  if (space >= current + threshold) {
+    // Rounded down to what the scaled field can say, so the edge we remember is the one
+    // the peer sees.
+    uint32_t window = (space >> rcv_wscale_) << rcv_wscale_;
+    if (window > current) {
+      rcv_adv_ = rcv_nxt_ + window;
+      current = window;
+    }
+  }
+  // RFC 7323 §2.4: the field rounds down; we still accept up to rcv_adv_.
+  return static_cast<uint16_t>(std::min<uint32_t>(current >> rcv_wscale_, 0xffff));
+}
+
+void TcpConnection::transmit(uint32_t seq, uint8_t flags, uint32_t data_offset, uint32_t length,
+                             uint64_t now) {
+  TcpSegmentHeader header;
+  header.source_port = endpoints_.local_port;
+  header.destination_port = endpoints_.remote_port;
+  header.sequence = seq;
+  header.flags = flags;
+  bool syn = (flags & kTcpSyn) != 0;
+  if (flags & kTcpAck) header.acknowledgment = rcv_nxt_;
+  if (!(flags & kTcpRst)) header.window = window_to_advertise(syn);
+  TcpOptions& options = header.options;
+  if (syn) {
+    options.mss = config_.mss;
+    // Active open: offer everything configured. SYN-ACK: answer only what the SYN
+    // offered (negotiate() recorded it), RFC 7323 §1.3 / RFC 2018 §2.
+    bool offering = state_ == TcpState::kSynSent;
+    if (offering ? config_.window_scaling : wscale_on_) options.window_scale = our_window_shift();
+    options.sack_permitted = offering ? config_.sack : sack_on_;
+    if (offering ? config_.timestamps : ts_on_)
+      options.timestamps = TcpTimestamps{ts_clock(now), ts_on_ ? ts_recent_ : 0};
+  } else if (!(flags & kTcpRst)) {
+    if (ts_on_) options.timestamps = TcpTimestamps{ts_clock(now), ts_recent_};
+    if (sack_on_ && !out_of_order_.empty()) {
+      // RFC 2018 §3: 3 blocks fit beside timestamps, 4 without.
+      size_t room = ts_on_ ? 3 : 4;
+      options.sack_count = static_cast<uint8_t>(
+          out_of_order_.sack_blocks(std::span<SackBlock>(options.sack.data(), room)));
+    }
+  }
+  ByteRing::Pieces pieces = length > 0 ? send_->peek(data_offset, length) : ByteRing::Pieces{};
+  output_->transmit(endpoints_, header, pieces.first, pieces.second);
+  stats_.segments_out++;
+  last_send_ = now;
+  if (flags & kTcpAck) {
+    // Any segment carrying the ACK satisfies a pending (delayed) ACK.
+    last_ack_sent_ = rcv_nxt_;
+    ack_now_ = false;
+    unacked_bytes_ = 0;
+    delack_deadline_ = kNever;
+  }
+}
+
+void TcpConnection::send_syn(uint64_t now) {
+  uint8_t flags = state_ == TcpState::kSynSent ? kTcpSyn : kTcpSyn | kTcpAck;
+  if (!rtt_timing_ && retransmits_ == 0) {
+    rtt_timing_ = true;
+    rtt_seq_ = iss_;
+    rtt_start_ = now;
+  }
+  transmit(iss_, flags, 0, 0, now);
+  snd_nxt_ = snd_max_ = iss_ + 1;
+  rtx_deadline_ = now + rtt_.rto_ns();
+}
+
+void TcpConnection::send_ack(uint64_t now) {
+  if (state_ == TcpState::kClosed || state_ == TcpState::kSynSent) return;
+  transmit(snd_nxt_, kTcpAck, 0, 0, now);
+}
+
+void TcpConnection::send_rst(uint32_t seq, uint64_t now) {
+  transmit(seq, kTcpRst | kTcpAck, 0, 0, now);
+}
+
+bool TcpConnection::has_unsent() const {
+  if (seq_lt(snd_nxt_, data_end())) return true;
+  return fin_queued_ && seq_leq(snd_nxt_, fin_seq_);
+}
+
+uint32_t TcpConnection::in_flight() const {
+  if (recovery_ == Recovery::kSack) return scoreboard_.pipe(snd_una_, snd_max_, high_rxt_);
+  return snd_nxt_ - snd_una_;
+}
+
+void TcpConnection::start_retransmit_timer(uint64_t now) {
+  rtx_deadline_ = now + rtt_.rto_ns();
+  persist_deadline_ = kNever;
+  persist_backoff_ = 0;
+}
+
+void TcpConnection::send_data(uint32_t seq, uint32_t length, bool fin, uint64_t now) {
+  MORGANA_ASSERT(seq_geq(seq, snd_una_));
+  uint8_t flags = kTcpAck;
+  // PSH on the segment that empties the queue (RFC 9293 §3.9.1.2), as Linux.
+  if (length > 0 && seq + length == data_end()) flags |= kTcpPsh;
+  if (fin) flags |= kTcpFin;
+  bool retransmission = seq_lt(seq, snd_max_);
+  if (retransmission) {
+    stats_.retransmits++;
+    // Karn: a sample across a retransmission is ambiguous.
+    if (rtt_timing_ && seq_leq(seq, rtt_seq_)) rtt_timing_ = false;
+  } else {
+    stats_.bytes_out += length;
+    if (!rtt_timing_ && length > 0) {
+      rtt_timing_ = true;
+      rtt_seq_ = seq;
+      rtt_start_ = now;
+    }
+  }
+  transmit(seq, flags, seq - snd_una_, length, now);
+  uint32_t end = seq + length + (fin ? 1 : 0);
+  if (seq_gt(end, snd_max_)) snd_max_ = end;
+  if (seq_gt(end, snd_nxt_) && seq == snd_nxt_) snd_nxt_ = end;
+  if (rtx_deadline_ == kNever && !persisting_) start_retransmit_timer(now);
+}
+
+void TcpConnection::retransmit(uint32_t seq, uint32_t length, uint64_t now) {
+  // [seq, seq + length) may end in our FIN's sequence number.
+  uint32_t data = seq_lt(seq, data_end()) ? std::min(length, data_end() - seq) : 0;
+  bool fin = fin_sent() && seq + data == fin_seq_ && seq_gt(seq + length, fin_seq_);
+  send_data(seq, data, fin, now);
+}
+
+void TcpConnection::enter_recovery(uint64_t now) {
+  stats_.fast_recoveries++;
+  recover_ = snd_max_;
+  uint32_t flight = snd_max_ - snd_una_;
+  congestion_.on_enter_recovery(flight, now);
+  dupacks_ = 0;
+  if (sack_on_) {
+    // RFC 6675 §5 step 4: retransmit the first segment presumed lost, then let the pipe
+    // decide (output()).
+    recovery_ = Recovery::kSack;
+    high_rxt_ = snd_una_;
+    auto hole = scoreboard_.next_lost(snd_una_, snd_max_, snd_una_, send_mss_);
+    uint32_t length =
+        hole && hole->seq == snd_una_ ? hole->length : std::min(send_mss_, snd_max_ - snd_una_);
+    retransmit(snd_una_, length, now);
+    high_rxt_ = snd_una_ + length;
+  } else {
+    // RFC 6582 §3.2 step 2: retransmit, cwnd = ssthresh + 3 * SMSS.
+    recovery_ = Recovery::kNewReno;
+    inflation_ = 3 * send_mss_;
+    retransmit(snd_una_, std::min(send_mss_, snd_max_ - snd_una_), now);
+  }
+  start_retransmit_timer(now);
+}
+
+void TcpConnection::output(uint64_t now) {
+  if (!can_send_data()) {
+    if (ack_now_) send_ack(now);
+    return;
+  }
+  bool sent = false;
+  // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial
+  // window rather than bursting the old cwnd into the network.
+  if (snd_max_ == snd_una_ && has_unsent() && last_send_ != 0 && now - last_send_ > rtt_.rto_ns())
+    congestion_.on_idle_restart(now);
+
+  if (recovery_ == Recovery::kSack) {
+    // RFC 6675 §5 step (C): while the pipe leaves room for a segment, NextSeg rule 1
+    // (lost holes) first; new data (rule 2) below.
+    for (;;) {
+      uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_);
+      if (pipe >= congestion_.cwnd() || congestion_.cwnd() - pipe < send_mss_) break;
+      auto hole = scoreboard_.next_lost(snd_una_, snd_max_, high_rxt_, send_mss_);
+      if (!hole) break;
+      retransmit(hole->seq, hole->length, now);
+      high_rxt_ = hole->seq + hole->length;
+      sent = true;
+    }
+  }
+
+  for (;;) {
+    if (!has_unsent()) break;
+    uint32_t end = data_end();
+    uint32_t unsent = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
+    uint32_t window_edge = snd_una_ + snd_wnd_;
+    uint32_t window_left = seq_gt(window_edge, snd_nxt_) ? window_edge - snd_nxt_ : 0;
+    uint32_t cwnd = congestion_.cwnd() + (recovery_ == Recovery::kNewReno ? inflation_ : 0);
+    uint32_t flight = in_flight();
+    uint32_t cwnd_left = cwnd > flight ? cwnd - flight : 0;
+    if (unsent == 0) {
+      // Only the FIN is left: it needs one sequence number of window (RFC 9293
+      // §3.10.7.4 would drop it otherwise); a closed window is probed instead.
+      if (window_left == 0) break;
+      send_data(snd_nxt_, 0, true, now);
+      sent = true;
+      break;
+    }
+    uint32_t length = std::min({unsent, send_mss_, window_left});
+    if (length == 0) break;  // zero window: the persist timer probes
+    if (length > cwnd_left) {
+      // Whole segments only while data is in flight: the ACKs will open the window.
+      cwnd_blocked_ = true;
+      if (flight > 0 || cwnd_left == 0) break;
+      length = cwnd_left;
+    }
+    if (length < send_mss_) {
+      if (length < unsent) {
+        // RFC 9293 §3.8.6.2.1 (sender SWS avoidance): a partial segment goes only when
+        // it is at least half the largest window the peer offered; else wait for the
+        // window to open (or the override/persist timer).
+        if (length < max_snd_wnd_ / 2 || flight > 0) break;
+      } else if (config_.nagle && snd_max_ != snd_una_ && !fin_queued_) {
+        // RFC 896 / RFC 1122 §4.2.3.4: one small segment in flight at a time. A pending
+        // FIN pushes (Linux sends the tail with the FIN at once).
+        break;
+      }
+    }
+    bool fin = fin_queued_ && snd_nxt_ + length == fin_seq_ && length < window_left;
+    send_data(snd_nxt_, length, fin, now);
+    sent = true;
+  }
+
+  if (!sent && ack_now_) send_ack(now);
+  // Data waits with nothing in flight: only the persist timer can move it (RFC 9293
+  // §3.8.6.1 zero window, or the §3.8.6.2.1 override for a small one).
+  if ((snd_max_ == snd_una_ || persisting_) && has_unsent() && rtx_deadline_ == kNever &&
+      persist_deadline_ == kNever)
+    persist_deadline_ = now + persist_interval();
+}
+
+void TcpConnection::schedule_ack(uint64_t now) {
+  // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized segment, and
+  // within delayed_ack_ns otherwise.
+  if (unacked_bytes_ >= 2 * send_mss_) {
+    ack_now_ = true;
+  } else if (delack_deadline_ == kNever) {
+    delack_deadline_ = now + config_.delayed_ack_ns;
+  }
+}
+
+}  // namespace morgana::net
