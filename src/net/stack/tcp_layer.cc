@@ -12,6 +12,9 @@ namespace morgana::net {
 namespace {
 
 constexpr uint16_t kEphemeralFirst = 49152;  // RFC 6335 §6
+// A half-open connection this old has had its SYN-ACK unanswered past the first
+// retransmission (RFC 6298's initial RTO is 1 s): it may be evicted for a new SYN.
+constexpr uint64_t kHalfOpenStaleNs = 1'000'000'000;
 
 void add_stats(TcpConnectionStats& into, const TcpConnectionStats& from) {
   into.segments_in += from.segments_in;
@@ -348,16 +351,18 @@ bool TcpLayer::make_room() {
 void TcpLayer::handle_syn(detail::TcpListenerState& listener, const Ipv4Datagram& ip,
                           const TcpSegment& segment) {
   uint64_t now = output_.now();
-  if (listener.ready.size() >= listener.backlog) {
-    // The application is not accepting: drop the SYN so the peer retries later, rather
-    // than completing handshakes we cannot hand over (Linux does the same).
-    ++stats_.syn_dropped;
-    return;
-  }
-  if (listener.half_open.size() >= listener.backlog) {
-    // SYN-flood resistance: a bounded half-open queue that evicts its oldest entry, so a
-    // flood costs at most `backlog` connections and real clients still get through.
-    detail::TcpSocket* oldest = listener.half_open.front();
+  // The backlog bounds what the listener holds: connections waiting for accept() and
+  // half-open ones, which will join them. When it is full, a half-open entry whose
+  // SYN-ACK has gone unanswered for kHalfOpenStaleNs (a SYN flood's spoofed sources, or a
+  // client that vanished) gives way to the new SYN: a flood costs at most `backlog`
+  // entries and cannot lock real clients out. Otherwise the SYN is dropped and the peer
+  // retries it, so a burst of real clients is slowed, never reset after connecting.
+  if (listener.ready.size() + listener.half_open.size() >= listener.backlog) {
+    detail::TcpSocket* oldest = listener.half_open.empty() ? nullptr : listener.half_open.front();
+    if (oldest == nullptr || now - oldest->created_ns < kHalfOpenStaleNs) {
+      ++stats_.syn_dropped;
+      return;
+    }
     listener.half_open.pop_front();
     oldest->listener = nullptr;
     oldest->connection->abort(now);
@@ -373,6 +378,7 @@ void TcpLayer::handle_syn(detail::TcpListenerState& listener, const Ipv4Datagram
   auto socket = std::make_unique<detail::TcpSocket>();
   socket->layer = this;
   socket->listener = &listener;
+  socket->created_ns = now;
   detail::TcpSocket* raw = socket.get();
   Key key = key_of(ip.source, segment.source_port, segment.destination_port);
   sockets_.emplace(key, std::move(socket));

@@ -39,6 +39,7 @@ struct TcpSocket {
   async::Event readable;                 // bytes, EOF or error
   async::Event writable;                 // send-buffer space or error
   async::Event established;              // handshake done or failed
+  uint64_t created_ns = 0;               // when the SYN arrived (passive opens)
   bool app_owned = false;                // a TcpFlow refers to it
   bool reap = false;                     // CLOSED and unowned: free at the next sweep
 };
