@@ -1,9 +1,9 @@
 # Morgana: `make` builds everything, `make test` builds and runs every test, `make run`
-# boots the flagship example. All three wrap CMake + Ninja in ./build.
+# boots the flagship example, the website. All three wrap CMake + Ninja in ./build.
 BUILD ?= build
 CMAKE ?= cmake
 
-.PHONY: all build deps test run install clean format bench
+.PHONY: all build deps test test-long run install clean format bench
 
 all: build
 
@@ -20,9 +20,16 @@ deps:
 test: deps
 	scripts/run-tests
 
-# Boots examples/hello on morgana-hvt (the website example replaces it later).
-run: deps build
-	$(BUILD)/bin/morgana run -t hvt examples/hello -- "Hello from Morgana"
+# The heavy runs (network soak, 100 MiB interop transfers, 5-minute fuzzing): see the
+# script. Not part of `make test`.
+test-long: deps
+	scripts/run-long-tests
+
+# Boots examples/website on morgana-hvt with user-mode networking (no root): prints
+# "Serving http://127.0.0.1:8080" once the site answers; Ctrl-C stops it.
+run: deps $(BUILD)/build.ninja
+	$(CMAKE) --build $(BUILD) --target morgana-hvt website.hvt
+	scripts/run-website $(BUILD)
 
 install: build
 	$(CMAKE) --install $(BUILD)

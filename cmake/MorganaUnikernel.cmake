@@ -1,10 +1,15 @@
-# morgana_unikernel(NAME name SOURCES src... [NET dev...] [BLOCK dev...] [TARGETS hvt unix virtio])
+# morgana_unikernel(NAME name SOURCES src... [NET dev...] [BLOCK dev...] [LIBS lib...]
+#                   [TARGETS hvt unix virtio])
 #
 # Builds an application for each target: `<name>.hvt` (a unikernel image for
 # morgana-hvt), `<name>.unix` (an ordinary Linux executable) and `<name>.virtio` (an image
 # QEMU boots with -kernel, docs/virtio.md). The NET and BLOCK
 # lists are the image's device manifest (DESIGN.md §4): the same names are then
 # attached on the command line (`--net:NAME=...`, `--block:NAME=...`).
+#
+# LIBS names extra Morgana libraries by their guest name (`morgana_dns`): hvt and virtio
+# images link that library, unix executables its host twin (`morgana_dns_host`). They come
+# before the runtime's libraries on the link line, so those resolve what they need.
 #
 # MORGANA_STACK chooses the net::Stack of the unix target (morgana/net/app_stack.h):
 # `device` (default), Morgana's own stack over the image's NET devices, or `socket`, the
@@ -14,6 +19,7 @@
 # stand in for them, so they take no --net option. hvt and virtio images always use
 # Morgana's own stack.
 include(${CMAKE_CURRENT_LIST_DIR}/MorganaVirtio.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/MorganaKv.cmake)
 
 set(MORGANA_STACK "device" CACHE STRING
   "net::Stack of unix executables: device (Morgana's own) or socket (the host's sockets)")
@@ -41,7 +47,7 @@ ${entries}  }}};
 endfunction()
 
 function(morgana_unikernel)
-  cmake_parse_arguments(U "" "NAME" "SOURCES;NET;BLOCK;TARGETS" ${ARGN})
+  cmake_parse_arguments(U "" "NAME" "SOURCES;NET;BLOCK;LIBS;TARGETS" ${ARGN})
   if(NOT U_NAME OR NOT U_SOURCES)
     message(FATAL_ERROR "morgana_unikernel: NAME and SOURCES are required")
   endif()
@@ -95,6 +101,13 @@ function(morgana_unikernel)
     else()
       add_executable(${exe} ${U_SOURCES} ${manifest_cc})
     endif()
+    foreach(lib IN LISTS U_LIBS)
+      if(target STREQUAL "unix")
+        target_link_libraries(${exe} PRIVATE ${lib}_host)
+      else()
+        target_link_libraries(${exe} PRIVATE ${lib})
+      endif()
+    endforeach()
     if(target STREQUAL "hvt")
       morgana_guest_link(${exe})
     elseif(target STREQUAL "virtio")

@@ -44,18 +44,7 @@ const std::array<uint8_t, kPeriod>& pattern() {
   return table;
 }
 
-struct Settings {
-  uint64_t port = 19;
-  uint64_t bytes = 0;  // 0: until the client goes
-  uint64_t connections = 0;
-};
-
-struct Progress {
-  uint64_t ended = 0;
-  async::Event done;
-};
-
-async::Task<Result<void>> source(net::AppStack::TcpFlow flow, uint64_t limit, Progress* progress) {
+async::Task<Result<void>> source(net::AppStack::TcpFlow flow, uint64_t limit) {
   // Two periods back to back, so any offset has a contiguous 64 KiB-ish run after it.
   static std::array<uint8_t, 2 * kPeriod> doubled = [] {
     std::array<uint8_t, 2 * kPeriod> bytes{};
@@ -81,44 +70,20 @@ async::Task<Result<void>> source(net::AppStack::TcpFlow flow, uint64_t limit, Pr
               peer.address.to_string().c_str(), unsigned(peer.port), ull(sent),
               ull(elapsed / 1'000'000), ull(elapsed / 1000 % 1000),
               ull(elapsed ? sent * 1000 / elapsed : 0), result ? "" : " (client went away)");
-  ++progress->ended;
-  progress->done.set();
   co_return Result<void>{};
-}
-
-async::Task<Result<void>> accept_loop(net::AppStack& stack, Settings settings, Progress* progress) {
-  CO_TRY_ASSIGN(auto listener, co_await stack.tcp().listen(uint16_t(settings.port)));
-  for (;;) {
-    CO_TRY_ASSIGN(auto flow, co_await listener.accept());
-    async::spawn(source(std::move(flow), settings.bytes, progress));
-  }
 }
 
 async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> args) {
-  Settings settings;
-  for (char* arg : args) {
-    std::string_view text(arg);
-    bool known = text.starts_with("--port=") || text.starts_with("--bytes=") ||
-                 text.starts_with("--connections=");
-    if (!known || !morgana::app::parse_uint_option(text, "--port=", settings.port) ||
-        !morgana::app::parse_uint_option(text, "--bytes=", settings.bytes) ||
-        !morgana::app::parse_uint_option(text, "--connections=", settings.connections) ||
-        settings.port == 0 || settings.port > 65535) {
-      std::printf("chargen: bad option '%s' (--port=N, --bytes=N, --connections=N)\n", arg);
-      co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
-    }
-  }
-  std::printf("chargen: TCP port %u\n", unsigned(settings.port));
-  Progress progress;
-  async::Scope servers;
-  CO_TRY(servers.spawn(accept_loop(stack, settings, &progress)));
-  while (settings.connections == 0 || progress.ended < settings.connections) {
-    progress.done.reset();
-    CO_TRY(co_await progress.done.wait());
-  }
-  servers.request_stop();
-  CO_TRY(co_await servers.join());
-  co_return Result<void>{};
+  uint64_t port = 19, bytes = 0, connections = 0;  // bytes 0: until the client goes
+  if (!morgana::app::parse_uint_options(
+          args,
+          {{"--port=", &port, 1, 65535}, {"--bytes=", &bytes}, {"--connections=", &connections}},
+          "chargen"))
+    co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
+  std::printf("chargen: TCP port %u\n", unsigned(port));
+  co_return co_await net::serve_tcp(
+      stack, uint16_t(port), connections,
+      [bytes](net::AppStack::TcpFlow flow) { return source(std::move(flow), bytes); });
 }
 
 }  // namespace

@@ -40,12 +40,7 @@ uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
   return ~crc;
 }
 
-struct Progress {
-  uint64_t ended = 0;
-  async::Event done;
-};
-
-async::Task<Result<void>> sink(net::AppStack::TcpFlow flow, Progress* progress) {
+async::Task<Result<void>> sink(net::AppStack::TcpFlow flow) {
   std::array<uint8_t, 65536> buffer;
   uint64_t bytes = 0;
   uint32_t crc = 0;
@@ -68,42 +63,16 @@ async::Task<Result<void>> sink(net::AppStack::TcpFlow flow, Progress* progress) 
               peer.address.to_string().c_str(), unsigned(peer.port), ull(bytes),
               ull(elapsed / 1'000'000), ull(elapsed / 1000 % 1000),
               ull(elapsed ? bytes * 1000 / elapsed : 0), unsigned(crc), result ? "" : " (reset)");
-  ++progress->ended;
-  progress->done.set();
   co_return Result<void>{};
-}
-
-async::Task<Result<void>> accept_loop(net::AppStack& stack, uint16_t port, Progress* progress) {
-  CO_TRY_ASSIGN(auto listener, co_await stack.tcp().listen(port));
-  for (;;) {
-    CO_TRY_ASSIGN(auto flow, co_await listener.accept());
-    async::spawn(sink(std::move(flow), progress));
-  }
 }
 
 async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> args) {
   uint64_t port = 9, connections = 0;
-  for (char* arg : args) {
-    std::string_view text(arg);
-    bool known = text.starts_with("--port=") || text.starts_with("--connections=");
-    if (!known || !morgana::app::parse_uint_option(text, "--port=", port) ||
-        !morgana::app::parse_uint_option(text, "--connections=", connections) || port == 0 ||
-        port > 65535) {
-      std::printf("discard: bad option '%s' (--port=N, --connections=N)\n", arg);
-      co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
-    }
-  }
+  if (!morgana::app::parse_uint_options(
+          args, {{"--port=", &port, 1, 65535}, {"--connections=", &connections}}, "discard"))
+    co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
   std::printf("discard: TCP port %u\n", unsigned(port));
-  Progress progress;
-  async::Scope servers;
-  CO_TRY(servers.spawn(accept_loop(stack, uint16_t(port), &progress)));
-  while (connections == 0 || progress.ended < connections) {
-    progress.done.reset();
-    CO_TRY(co_await progress.done.wait());
-  }
-  servers.request_stop();
-  CO_TRY(co_await servers.join());
-  co_return Result<void>{};
+  co_return co_await net::serve_tcp(stack, uint16_t(port), connections, sink);
 }
 
 }  // namespace

@@ -23,18 +23,7 @@ namespace async = morgana::async;
 namespace net = morgana::net;
 using morgana::Result;
 
-struct Settings {
-  uint64_t port = 7;
-  uint64_t connections = 0;  // 0: forever
-};
-
-// Ends when every connection the server accepted has ended, if a count was given.
-struct Progress {
-  uint64_t ended = 0;
-  async::Event done;
-};
-
-async::Task<Result<void>> echo_flow(net::AppStack::TcpFlow flow, Progress* progress) {
+async::Task<Result<void>> echo_flow(net::AppStack::TcpFlow flow) {
   std::array<uint8_t, 8192> buffer;
   Result<void> result;
   for (;;) {
@@ -51,19 +40,9 @@ async::Task<Result<void>> echo_flow(net::AppStack::TcpFlow flow, Progress* progr
     }
   }
   flow.close();
-  ++progress->ended;
-  progress->done.set();
   // A client that resets is not the server's failure.
   if (!result && result.error().code == morgana::Errc::kConnectionReset) co_return Result<void>{};
   co_return result;
-}
-
-async::Task<Result<void>> tcp_echo(net::AppStack& stack, uint16_t port, Progress* progress) {
-  CO_TRY_ASSIGN(auto listener, co_await stack.tcp().listen(port));
-  for (;;) {
-    CO_TRY_ASSIGN(auto flow, co_await listener.accept());
-    async::spawn(echo_flow(std::move(flow), progress));
-  }
 }
 
 async::Task<Result<void>> udp_echo(net::AppStack& stack, uint16_t port) {
@@ -79,30 +58,17 @@ async::Task<Result<void>> udp_echo(net::AppStack& stack, uint16_t port) {
 }
 
 async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> args) {
-  Settings settings;
-  for (char* arg : args) {
-    std::string_view text(arg);
-    bool known = text.starts_with("--port=") || text.starts_with("--connections=");
-    if (!known || !morgana::app::parse_uint_option(text, "--port=", settings.port) ||
-        !morgana::app::parse_uint_option(text, "--connections=", settings.connections) ||
-        settings.port == 0 || settings.port > 65535) {
-      std::printf("echo: bad option '%s' (--port=N, --connections=N)\n", arg);
-      co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
-    }
-  }
-  uint16_t port = uint16_t(settings.port);
+  uint64_t port = 7, connections = 0;
+  if (!morgana::app::parse_uint_options(
+          args, {{"--port=", &port, 1, 65535}, {"--connections=", &connections}}, "echo"))
+    co_return morgana::Error{morgana::Errc::kInvalidArgument, "bad option"};
   std::printf("echo: TCP and UDP port %u\n", unsigned(port));
-  Progress progress;
-  async::Scope servers;
-  CO_TRY(servers.spawn(tcp_echo(stack, port, &progress)));
-  CO_TRY(servers.spawn(udp_echo(stack, port)));
-  while (settings.connections == 0 || progress.ended < settings.connections) {
-    progress.done.reset();
-    CO_TRY(co_await progress.done.wait());
-  }
-  std::printf("echo: %llu connections served\n", (unsigned long long)progress.ended);
-  servers.request_stop();
-  CO_TRY(co_await servers.join());
+  async::Scope udp;
+  CO_TRY(udp.spawn(udp_echo(stack, uint16_t(port))));
+  CO_TRY(co_await net::serve_tcp(stack, uint16_t(port), connections, echo_flow));
+  std::printf("echo: %llu connections served\n", (unsigned long long)connections);
+  udp.request_stop();
+  CO_TRY(co_await udp.join());
   co_return Result<void>{};
 }
 

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <span>
 #include <string_view>
 
 namespace morgana::app {
@@ -21,6 +24,44 @@ inline bool parse_uint_option(std::string_view arg, std::string_view name, uint6
       return false;
   }
   value = n;
+  return true;
+}
+
+// One "--name=N" option of an application: where the value goes and its bounds.
+struct UintOption {
+  std::string_view name;  // with the "=", e.g. "--port="
+  uint64_t* value;
+  uint64_t min = 0;
+  uint64_t max = UINT64_MAX;
+};
+
+// Parses every argument as one of `options`. On an unknown argument, a malformed number
+// or one outside its bounds, prints "<program>: bad option '<arg>' (--a=N, --b=N)" and
+// returns false.
+inline bool parse_uint_options(std::span<char* const> args,
+                               std::initializer_list<UintOption> options, const char* program) {
+  for (char* arg : args) {
+    std::string_view text(arg);
+    bool ok = false;
+    for (const UintOption& option : options) {
+      if (!text.starts_with(option.name)) continue;
+      uint64_t value = 0;
+      ok =
+          parse_uint_option(text, option.name, value) && value >= option.min && value <= option.max;
+      if (ok) *option.value = value;
+      break;
+    }
+    if (!ok) {
+      std::printf("%s: bad option '%s' (", program, arg);
+      const char* separator = "";
+      for (const UintOption& option : options) {
+        std::printf("%s%.*sN", separator, int(option.name.size()), option.name.data());
+        separator = ", ";
+      }
+      std::printf(")\n");
+      return false;
+    }
+  }
   return true;
 }
 

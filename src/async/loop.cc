@@ -14,7 +14,7 @@ Result<void> detail::Waiter::result() const {
   switch (code) {
     case Errc::kCancelled:
       return Error{code, "cancelled while waiting"};
-    case Errc::kOutOfRange:
+    case Errc::kClosed:
       return Error{code, "channel closed"};
     default:
       return Error{code, "wait failed"};

@@ -1,6 +1,8 @@
 // The TCP connection's send and receive rings and the out-of-order range list.
 #include "morgana/net/tcp_buffers.h"
 
+#include <new>
+
 #include <algorithm>
 #include <cstring>
 
@@ -10,7 +12,10 @@
 namespace morgana::net {
 
 ByteRing::ByteRing(uint32_t capacity)
-    : storage_(new uint8_t[capacity == 0 ? 1 : capacity]), capacity_(capacity) {}
+    // nothrow: running out of memory refuses the connection (the caller checks
+    // allocated()) instead of panicking the image.
+    : storage_(new (std::nothrow) uint8_t[capacity == 0 ? 1 : capacity]),
+      capacity_(storage_ ? capacity : 0) {}
 
 size_t ByteRing::append(std::span<const uint8_t> bytes) {
   uint32_t count = static_cast<uint32_t>(std::min<size_t>(bytes.size(), free()));

@@ -72,6 +72,8 @@ Result<std::unique_ptr<TcpConnection>> TcpConnection::connect(const TcpConfig& c
                                                               uint64_t now) {
   TRY(check_config(config));
   std::unique_ptr<TcpConnection> connection(new TcpConnection(config, endpoints, output));
+  if (!connection->buffers_allocated())
+    return Error{Errc::kNoMemory, "tcp: no memory for the connection's buffers"};
   TcpConnection& c = *connection;
   c.active_open_ = true;
   c.iss_ = iss;
@@ -93,6 +95,8 @@ Result<std::unique_ptr<TcpConnection>> TcpConnection::accept(const TcpConfig& co
   if (!syn.has(kTcpSyn) || syn.has(kTcpAck) || syn.has(kTcpRst))
     return Error{Errc::kInvalidArgument, "tcp: accept() needs a SYN"};
   std::unique_ptr<TcpConnection> connection(new TcpConnection(config, endpoints, output));
+  if (!connection->buffers_allocated())
+    return Error{Errc::kNoMemory, "tcp: no memory for the connection's buffers"};
   TcpConnection& c = *connection;
   c.iss_ = iss;
   c.snd_una_ = iss;
@@ -128,7 +132,9 @@ void TcpConnection::negotiate(const TcpOptions& peer) {
   // RFC 9293 §3.7.1: send no more than the peer's MSS (536 if it sent none), and RFC 7323
   // §3.2 (as Linux): the timestamps option comes out of each segment's payload.
   uint32_t mss = std::min<uint32_t>(peer.mss.value_or(kDefaultMss), config_.mss);
-  if (ts_on_) mss -= kTimestampsOverhead;
+  // A peer MSS below what the option overhead needs (0 is legal on the wire) must not
+  // wrap the subtraction: clamp first (found by fuzz/tcp_connection).
+  if (ts_on_) mss = std::max(mss, kMinMss + kTimestampsOverhead) - kTimestampsOverhead;
   send_mss_ = std::max(mss, kMinMss);
   congestion_.set_mss(send_mss_);
 }
@@ -321,6 +327,13 @@ void TcpConnection::on_timer(uint64_t now) {
 
 void TcpConnection::on_retransmit_timeout(uint64_t now) {
   rtx_deadline_ = kNever;
+  if (probe_pending_) {
+    probe_pending_ = false;
+    if (snd_una_ != snd_max_ && recovery_ == Recovery::kNone && can_send_data()) {
+      send_loss_probe(now);
+      return;
+    }
+  }
   if (state_ == TcpState::kSynSent || state_ == TcpState::kSynReceived) {
     if (retransmits_ >= config_.max_syn_retransmits) {
       fail(Errc::kTimedOut, "tcp: handshake timed out", state_ == TcpState::kSynReceived, now);
@@ -330,7 +343,9 @@ void TcpConnection::on_retransmit_timeout(uint64_t now) {
     stats_.timeouts++;
     stats_.retransmits++;
     rtt_.back_off();
-    rtt_timing_ = false;  // Karn
+    rtt_timing_ = false;   // Karn
+    ts_rto_guard_ = true;  // RFC 7323 §4.2: and for the echoed timestamps
+    ts_rto_floor_ = ts_clock(now);
     send_syn(now);
     return;
   }
@@ -347,6 +362,9 @@ void TcpConnection::on_retransmit_timeout(uint64_t now) {
   ++retransmits_;
   rtt_.back_off();  // RFC 6298 §5.5
   rtt_timing_ = false;
+  // RFC 7323 §4.2: ACKs echoing a TSval from before this moment measure the timeout.
+  ts_rto_guard_ = true;
+  ts_rto_floor_ = ts_clock(now);
   // RFC 6298 §5.4 and go-back-N: resend from SND.UNA as the (one segment) window allows;
   // RFC 6582 §3.2 step 1 / RFC 6675 §5.1: "recover" stops dupACKs of the old flight from
   // starting a fast retransmit.
@@ -354,12 +372,15 @@ void TcpConnection::on_retransmit_timeout(uint64_t now) {
   recover_ = snd_max_;
   inflation_ = 0;
   dupacks_ = 0;
-  scoreboard_.clear();  // RFC 2018 §8: the receiver may have reneged
+  // RFC 6675 §5.1: the scoreboard is kept (as Linux), so the resend skips what the
+  // receiver holds; reneging is detected on the ACKs (on_new_ack) and clears it.
   high_rxt_ = snd_una_;
   persisting_ = false;
   persist_deadline_ = kNever;
   snd_nxt_ = snd_una_;
-  retransmit(snd_una_, std::min(snd_max_ - snd_una_, send_mss_), now);
+  uint32_t length = std::min(snd_max_ - snd_una_, current_mss());
+  if (sack_on_) length = std::min(length, scoreboard_.next_sacked(snd_una_, snd_max_) - snd_una_);
+  retransmit(snd_una_, length, now);
   start_retransmit_timer(now);
 }
 
@@ -384,7 +405,7 @@ void TcpConnection::on_persist_timeout(uint64_t now) {
   if (window_left > 0 && unsent > 0) {
     // RFC 9293 §3.8.6.2.1: the override timeout: send what the small window takes; the
     // retransmission timer takes over.
-    send_data(snd_nxt_, std::min({window_left, unsent, send_mss_}), false, now);
+    send_data(snd_nxt_, std::min({window_left, unsent, current_mss()}), false, now);
     return;
   }
   // RFC 9293 §3.8.6.1: probe a zero window with one byte beyond it (or the FIN). Nothing

@@ -50,6 +50,15 @@ void TcpConnection::on_segment(const TcpSegment& segment, uint64_t now) {
     return;
   }
 
+  // RFC 7323 §4.3: TS.Recent follows a segment with SEG.SEQ <= Last.ACK.sent. That holds
+  // for a duplicate too (as Linux, whose window test accepts a segment ending at the
+  // last ACK): a retransmission sent because our ACK was lost must be answered with its
+  // own TSval, or the sender measures its whole RTO as the round trip.
+  if (ts_on_ && segment.options.timestamps && !segment.has(kTcpRst) &&
+      seq_leq(segment.sequence, last_ack_sent_) &&
+      seq_geq(segment.options.timestamps->value, ts_recent_))
+    ts_recent_ = segment.options.timestamps->value;
+
   if (!acceptable(segment)) {
     stats_.bad_segments++;
     if (segment.has(kTcpRst)) return;
@@ -67,11 +76,6 @@ void TcpConnection::on_segment(const TcpSegment& segment, uint64_t now) {
     output(now);
     return;
   }
-
-  // RFC 7323 §4.3: TS.Recent follows the segment that covers Last.ACK.sent.
-  if (ts_on_ && segment.options.timestamps && seq_leq(segment.sequence, last_ack_sent_) &&
-      seq_geq(segment.options.timestamps->value, ts_recent_))
-    ts_recent_ = segment.options.timestamps->value;
 
   if (segment.has(kTcpRst)) {
     on_rst(segment, now);
@@ -224,6 +228,7 @@ bool TcpConnection::on_ack(const TcpSegment& segment, uint64_t now) {
     duplicate = new_sack;
   }
   update_send_window(segment, false);
+  if (recovery_ == Recovery::kSack) check_lost_retransmission();
   if (duplicate && !persisting_) on_duplicate_ack(now);
   return true;
 }
@@ -239,9 +244,13 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
     sample = std::max<uint64_t>(now - rtt_start_, 1);
     rtt_timing_ = false;
   } else if (ts_on_ && segment.options.timestamps && segment.options.timestamps->echo_reply != 0) {
-    uint32_t ms = ts_clock(now) - segment.options.timestamps->echo_reply;
+    uint32_t echo = segment.options.timestamps->echo_reply;
+    uint32_t ms = ts_clock(now) - echo;
+    // RFC 7323 §4.2 (Karn's rule for timestamps): an echo of a TSval sent before the last
+    // retransmission timeout measures that timeout, not the path.
+    bool stale = ts_rto_guard_ && seq_lt(echo, ts_rto_floor_);
     // A millisecond clock: a sample under one tick counts as one.
-    if (ms < 0x80000000u) sample = uint64_t{std::max<uint32_t>(ms, 1)} * 1'000'000;
+    if (ms < 0x80000000u && !stale) sample = uint64_t{std::max<uint32_t>(ms, 1)} * 1'000'000;
   }
   if (sample != 0) rtt_.sample(sample);
   retransmits_ = 0;
@@ -262,7 +271,12 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
   snd_una_ = ack;
   if (seq_lt(snd_nxt_, snd_una_)) snd_nxt_ = snd_una_;
   persist_backoff_ = 0;
-  if (sack_on_) scoreboard_.update(snd_una_, snd_max_, segment.options.sack_blocks(), send_mss_);
+  if (sack_on_) {
+    scoreboard_.update(snd_una_, snd_max_, segment.options.sack_blocks(), send_mss_);
+    // RFC 2018 §8: a cumulative ACK that stops at data the receiver SACKed means it
+    // discarded that data (reneged); the scoreboard no longer describes it.
+    if (scoreboard_.is_sacked(snd_una_)) scoreboard_.clear();
+  }
 
   bool cwnd_limited = cwnd_blocked_ || flight + send_mss_ >= congestion_.cwnd();
   cwnd_blocked_ = false;
@@ -276,7 +290,7 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
       } else {
         // RFC 6582 §3.2 step 5: a partial ACK: the next hole is lost too; deflate by the
         // amount acknowledged, add back one SMSS.
-        retransmit(snd_una_, std::min(send_mss_, snd_max_ - snd_una_), now);
+        retransmit(snd_una_, std::min(current_mss(), snd_max_ - snd_una_), now);
         inflation_ = inflation_ > acked ? inflation_ - acked : 0;
         if (acked >= send_mss_) inflation_ += send_mss_;
       }
@@ -286,7 +300,7 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
         recovery_ = Recovery::kNone;  // RFC 6675 §5 step (B)
         congestion_.on_exit_recovery(now);
       }
-      break;  // a partial ACK: output() sends the next holes
+      break;  // a partial ACK: output() sends the next holes (RFC 6675 §5 step (C))
     case Recovery::kTimeout:
       if (seq_geq(ack, recover_)) recovery_ = Recovery::kNone;
       congestion_.on_ack(acked, flight, now, sample, cwnd_limited);  // slow start again
@@ -296,6 +310,15 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
       break;
   }
   dupacks_ = 0;
+  probe_out_ = false;
+  if (recovery_ == Recovery::kSack) {
+    // The new SND.UNA's hole was resent earlier in this recovery (when, is not kept): its
+    // loss is judged from data sent from now on.
+    una_rxt_valid_ = seq_lt(snd_una_, high_rxt_);
+    una_rxt_mark_ = snd_max_;
+    resend_una_ = false;
+    check_lost_retransmission();
+  }
 
   // RFC 6298 §5.2-5.3.
   if (snd_una_ == snd_max_) {
@@ -321,6 +344,17 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
   }
 }
 
+void TcpConnection::check_lost_retransmission() {
+  // More than (DupThresh - 1) * SMSS SACKed among what was sent after SND.UNA's resend
+  // (IsLost's byte rule, RFC 6675 §4): the resend is lost. Once per resend.
+  if (!una_rxt_valid_ || !seq_lt(una_rxt_mark_, snd_max_)) return;
+  if (scoreboard_.sacked_between(una_rxt_mark_, snd_max_) >
+      (SackScoreboard::kDupThresh - 1) * send_mss_) {
+    una_rxt_valid_ = false;
+    resend_una_ = true;
+  }
+}
+
 void TcpConnection::on_duplicate_ack(uint64_t now) {
   ++dupacks_;
   switch (recovery_) {
@@ -328,14 +362,25 @@ void TcpConnection::on_duplicate_ack(uint64_t now) {
       // RFC 5681 §3.2 / RFC 6675 §5: DupThresh duplicates, or SACK says the first
       // segment is lost. (During RTO recovery the old flight's dupACKs are ignored:
       // RFC 6582 §3.2 step 2's "recover".)
-      if (dupacks_ >= SackScoreboard::kDupThresh || (sack_on_ && scoreboard_.is_lost(snd_una_)))
+      // RFC 8985 §7.4 (by RACK's rule): new SACK information after a loss probe covers data
+      // sent a PTO (two round trips) after everything unacknowledged below it: lost.
+      if (dupacks_ >= SackScoreboard::kDupThresh ||
+          (sack_on_ && (scoreboard_.is_lost(snd_una_) || probe_out_)))
         enter_recovery(now);
       break;
     case Recovery::kNewReno:
       inflation_ += send_mss_;  // RFC 6582 §3.2 step 4
       break;
-    case Recovery::kSack:
     case Recovery::kTimeout:
+      // Once everything outstanding has been sent again since the RTO, DupThresh ACKs
+      // with new SACK information come from segments sent after SND.UNA's resend: that
+      // resend was lost too. Repair it by SACK recovery rather than another (backed-off)
+      // timeout, as RACK would (RFC 8985 §6.2).
+      if (sack_on_ && snd_nxt_ == snd_max_ && seq_lt(snd_una_, snd_nxt_) &&
+          dupacks_ >= SackScoreboard::kDupThresh)
+        enter_recovery(now);
+      break;
+    case Recovery::kSack:
       break;
   }
 }
@@ -377,6 +422,9 @@ void TcpConnection::on_text(const TcpSegment& segment, uint64_t now) {
       return;
     }
     uint32_t length = static_cast<uint32_t>(payload.size());
+    // Linux's tcp_measure_rcv_mss: the peer's full segment size, for the ACK-every-
+    // second-segment rule.
+    if (length >= rcv_mss_) rcv_mss_ = std::min<uint32_t>(length, config_.mss);
     if (seq == rcv_nxt_) {
       receive_->write_at(receive_->size(), payload);
       receive_->grow(length);

@@ -7,6 +7,34 @@
 
 namespace morgana::net {
 
+namespace {
+
+// RFC 2018 §3: a SACK option is kind, length and 8 bytes per block; Linux's layout (and
+// ours, encode_tcp_options) puts two NOPs before it.
+constexpr uint32_t kSackOptionBase = 4;
+constexpr uint32_t kSackBlockSize = 8;
+
+uint32_t sack_option_size(size_t blocks) {
+  return blocks == 0 ? 0 : kSackOptionBase + kSackBlockSize * static_cast<uint32_t>(blocks);
+}
+
+}  // namespace
+
+uint32_t TcpConnection::option_budget(uint32_t length) const {
+  // send_mss_ is the peer's MSS less the timestamps option, so whatever it leaves beside
+  // the payload is room for other options.
+  return send_mss_ > length ? send_mss_ - length : 0;
+}
+
+uint32_t TcpConnection::current_mss() const {
+  if (!sack_on_ || out_of_order_.empty()) return send_mss_;
+  // RFC 2018 §3: 3 blocks fit beside timestamps, 4 without (as transmit() sends them).
+  size_t blocks = std::min<size_t>(out_of_order_.size(), ts_on_ ? 3 : 4);
+  uint32_t option = sack_option_size(blocks);
+  // A tiny (hostile) MSS leaves no room: transmit() then sends fewer blocks instead.
+  return send_mss_ > 2 * option ? send_mss_ - option : send_mss_;
+}
+
 uint32_t TcpConnection::receive_space() const {
   return receive_->capacity() - receive_->size();
 }
@@ -60,8 +88,12 @@ void TcpConnection::transmit(uint32_t seq, uint8_t flags, uint32_t data_offset, 
   } else if (!(flags & kTcpRst)) {
     if (ts_on_) options.timestamps = TcpTimestamps{ts_clock(now), ts_recent_};
     if (sack_on_ && !out_of_order_.empty()) {
-      // RFC 2018 §3: 3 blocks fit beside timestamps, 4 without.
+      // RFC 2018 §3: 3 blocks fit beside timestamps, 4 without; and RFC 9293 §3.7.1: the
+      // payload plus the options must fit the peer's MSS (IPv4 would drop a larger
+      // segment: DF), so a segment sized before the blocks appeared carries fewer.
       size_t room = ts_on_ ? 3 : 4;
+      uint32_t budget = option_budget(length);
+      while (room > 0 && sack_option_size(room) > budget) --room;
       options.sack_count = static_cast<uint8_t>(
           out_of_order_.sack_blocks(std::span<SackBlock>(options.sack.data(), room)));
     }
@@ -106,14 +138,67 @@ bool TcpConnection::has_unsent() const {
 }
 
 uint32_t TcpConnection::in_flight() const {
-  if (recovery_ == Recovery::kSack) return scoreboard_.pipe(snd_una_, snd_max_, high_rxt_);
-  return snd_nxt_ - snd_una_;
+  switch (recovery_) {
+    case Recovery::kSack:
+      return scoreboard_.pipe(snd_una_, snd_max_, high_rxt_);
+    case Recovery::kTimeout:
+      // RFC 5681 §3.1: after an RTO everything not acknowledged is presumed lost, so the
+      // flight is what was sent again since, less what the receiver SACKed (skipped).
+      return snd_nxt_ - snd_una_ - (sack_on_ ? scoreboard_.sacked_between(snd_una_, snd_nxt_) : 0);
+    default:
+      return snd_nxt_ - snd_una_;
+  }
 }
 
 void TcpConnection::start_retransmit_timer(uint64_t now) {
   rtx_deadline_ = now + rtt_.rto_ns();
   persist_deadline_ = kNever;
   persist_backoff_ = 0;
+  probe_pending_ = false;
+  arm_loss_probe(now);
+}
+
+void TcpConnection::arm_loss_probe(uint64_t now) {
+  // The RTO stays where it is; the probe goes first if it is due earlier (as Linux's
+  // tcp_schedule_loss_probe).
+  if (probe_pending_ && rtx_deadline_ != kNever) rtx_deadline_ = rto_deadline_;
+  probe_pending_ = false;
+  if (rtx_deadline_ == kNever) return;
+  // RFC 8985 §7.2: outside recovery, with SACK and an RTT estimate, a tail loss probe
+  // after PTO = 2*SRTT (plus the worst-case delayed ACK, 200 ms, when one segment is out)
+  // turns a lost tail or a lost last ACK into SACK recovery instead of an RTO.
+  if (sack_on_ && recovery_ == Recovery::kNone && !probe_out_ && rtt_.has_sample() &&
+      snd_una_ != snd_max_ && can_send_data()) {
+    constexpr uint64_t kWorstCaseDelayedAck = 200'000'000;
+    constexpr uint64_t kProbeSlack = 2'000'000;  // as Linux's TCP_TIMEOUT_MIN
+    uint64_t pto = 2 * rtt_.srtt_ns() +
+                   (snd_max_ - snd_una_ <= send_mss_ ? kWorstCaseDelayedAck : kProbeSlack);
+    if (now + pto < rtx_deadline_) {
+      rto_deadline_ = rtx_deadline_;
+      rtx_deadline_ = now + pto;
+      probe_pending_ = true;
+    }
+  }
+}
+
+void TcpConnection::send_loss_probe(uint64_t now) {
+  // RFC 8985 §7.3: new data if the peer's window allows a segment, else the last
+  // segment again. Either makes the receiver ACK (with SACK blocks for what it has).
+  probe_out_ = true;
+  stats_.loss_probes++;
+  const uint32_t mss = current_mss();
+  uint32_t unsent = seq_gt(data_end(), snd_nxt_) ? data_end() - snd_nxt_ : 0;
+  uint32_t window_edge = snd_una_ + snd_wnd_;
+  uint32_t window_left = seq_gt(window_edge, snd_nxt_) ? window_edge - snd_nxt_ : 0;
+  if (snd_nxt_ == snd_max_ && unsent > 0 && window_left >= std::min(unsent, mss)) {
+    uint32_t length = std::min(unsent, mss);
+    send_data(snd_nxt_, length, fin_queued_ && snd_nxt_ + length == fin_seq_, now);
+  } else {
+    uint32_t length = std::min(snd_max_ - snd_una_, mss);
+    retransmit(snd_max_ - length, length, now);
+  }
+  // §7.3: then the RTO.
+  rtx_deadline_ = now + rtt_.rto_ns();
 }
 
 void TcpConnection::send_data(uint32_t seq, uint32_t length, bool fin, uint64_t now) {
@@ -125,6 +210,10 @@ void TcpConnection::send_data(uint32_t seq, uint32_t length, bool fin, uint64_t 
   bool retransmission = seq_lt(seq, snd_max_);
   if (retransmission) {
     stats_.retransmits++;
+    if (seq == snd_una_) {
+      una_rxt_valid_ = true;
+      una_rxt_mark_ = snd_max_;
+    }
     // Karn: a sample across a retransmission is ambiguous.
     if (rtt_timing_ && seq_leq(seq, rtt_seq_)) rtt_timing_ = false;
   } else {
@@ -139,7 +228,11 @@ void TcpConnection::send_data(uint32_t seq, uint32_t length, bool fin, uint64_t 
   uint32_t end = seq + length + (fin ? 1 : 0);
   if (seq_gt(end, snd_max_)) snd_max_ = end;
   if (seq_gt(end, snd_nxt_) && seq == snd_nxt_) snd_nxt_ = end;
-  if (rtx_deadline_ == kNever && !persisting_) start_retransmit_timer(now);
+  if (rtx_deadline_ == kNever && !persisting_) {
+    start_retransmit_timer(now);
+  } else if (!retransmission && length > 0 && !persisting_) {
+    arm_loss_probe(now);  // RFC 8985 §7.2: after new data
+  }
 }
 
 void TcpConnection::retransmit(uint32_t seq, uint32_t length, uint64_t now) {
@@ -151,27 +244,53 @@ void TcpConnection::retransmit(uint32_t seq, uint32_t length, uint64_t now) {
 
 void TcpConnection::enter_recovery(uint64_t now) {
   stats_.fast_recoveries++;
-  recover_ = snd_max_;
   uint32_t flight = snd_max_ - snd_una_;
+  // A retransmission sent after an RTO was lost: the window that loss speaks for is the
+  // (slow-starting) cwnd, not the old flight presumed lost by the timeout.
+  if (recovery_ == Recovery::kTimeout) flight = std::min(flight, congestion_.cwnd());
+  recover_ = snd_max_;
   congestion_.on_enter_recovery(flight, now);
   dupacks_ = 0;
+  rescue_sent_ = false;
+  const uint32_t mss = current_mss();
   if (sack_on_) {
     // RFC 6675 §5 step 4: retransmit the first segment presumed lost, then let the pipe
     // decide (output()).
     recovery_ = Recovery::kSack;
     high_rxt_ = snd_una_;
-    auto hole = scoreboard_.next_lost(snd_una_, snd_max_, snd_una_, send_mss_);
-    uint32_t length =
-        hole && hole->seq == snd_una_ ? hole->length : std::min(send_mss_, snd_max_ - snd_una_);
+    uint32_t length = std::min(scoreboard_.next_sacked(snd_una_, snd_max_) - snd_una_, mss);
     retransmit(snd_una_, length, now);
     high_rxt_ = snd_una_ + length;
   } else {
     // RFC 6582 §3.2 step 2: retransmit, cwnd = ssthresh + 3 * SMSS.
     recovery_ = Recovery::kNewReno;
     inflation_ = 3 * send_mss_;
-    retransmit(snd_una_, std::min(send_mss_, snd_max_ - snd_una_), now);
+    retransmit(snd_una_, std::min(mss, snd_max_ - snd_una_), now);
   }
   start_retransmit_timer(now);
+}
+
+void TcpConnection::sack_recovery_extras(uint64_t now) {
+  const uint32_t mss = current_mss();
+  for (;;) {
+    uint32_t pipe = in_flight();
+    if (pipe >= congestion_.cwnd() || congestion_.cwnd() - pipe < mss) return;
+    // Rule 3: a hole below SACKed data not yet deemed lost (nor resent) goes before
+    // waiting for DupThresh more ACKs that may never come.
+    if (auto hole = scoreboard_.next_unsacked(snd_una_, snd_max_, high_rxt_, mss)) {
+      retransmit(hole->seq, hole->length, now);
+      high_rxt_ = hole->seq + hole->length;
+      continue;
+    }
+    // Rule 4: once per recovery, the highest unSACKed segment (the tail, whose loss no
+    // later segment can reveal); HighRxt stays.
+    if (rescue_sent_) return;
+    rescue_sent_ = true;
+    if (auto hole = scoreboard_.last_unsacked(snd_una_, snd_max_, mss);
+        hole && seq_geq(hole->seq, high_rxt_))
+      retransmit(hole->seq, hole->length, now);
+    return;
+  }
 }
 
 void TcpConnection::output(uint64_t now) {
@@ -185,13 +304,23 @@ void TcpConnection::output(uint64_t now) {
   if (snd_max_ == snd_una_ && has_unsent() && last_send_ != 0 && now - last_send_ > rtt_.rto_ns())
     congestion_.on_idle_restart(now);
 
+  // Every segment is sized by the options it will carry (Linux's tcp_current_mss); a
+  // "full" segment for Nagle and SWS avoidance is one of this size.
+  const uint32_t mss = current_mss();
   if (recovery_ == Recovery::kSack) {
     // RFC 6675 §5 step (C): while the pipe leaves room for a segment, NextSeg rule 1
-    // (lost holes) first; new data (rule 2) below.
+    // (lost holes) first; new data (rule 2) below, then rules 3 and 4.
+    if (resend_una_) {
+      // The resend of SND.UNA was lost (on_ack): it replaces itself in the pipe.
+      resend_una_ = false;
+      retransmit(snd_una_, std::min(scoreboard_.next_sacked(snd_una_, snd_max_) - snd_una_, mss),
+                 now);
+      sent = true;
+    }
     for (;;) {
       uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_);
-      if (pipe >= congestion_.cwnd() || congestion_.cwnd() - pipe < send_mss_) break;
-      auto hole = scoreboard_.next_lost(snd_una_, snd_max_, high_rxt_, send_mss_);
+      if (pipe >= congestion_.cwnd() || congestion_.cwnd() - pipe < mss) break;
+      auto hole = scoreboard_.next_lost(snd_una_, snd_max_, high_rxt_, mss);
       if (!hole) break;
       retransmit(hole->seq, hole->length, now);
       high_rxt_ = hole->seq + hole->length;
@@ -200,12 +329,21 @@ void TcpConnection::output(uint64_t now) {
   }
 
   for (;;) {
+    // RFC 6675 §5.1: resending from SND.UNA after an RTO skips what the receiver SACKed
+    // (the scoreboard outlives the timeout).
+    if (sack_on_ && seq_lt(snd_nxt_, snd_max_))
+      snd_nxt_ = seq_min(scoreboard_.sacked_run_end(snd_nxt_), snd_max_);
     if (!has_unsent()) break;
     uint32_t end = data_end();
     uint32_t unsent = seq_lt(snd_nxt_, end) ? end - snd_nxt_ : 0;
+    bool resend = seq_lt(snd_nxt_, snd_max_);
     uint32_t window_edge = snd_una_ + snd_wnd_;
     uint32_t window_left = seq_gt(window_edge, snd_nxt_) ? window_edge - snd_nxt_ : 0;
     uint32_t cwnd = congestion_.cwnd() + (recovery_ == Recovery::kNewReno ? inflation_ : 0);
+    // RFC 3042 Limited Transmit: the first two duplicate ACKs each let one segment of
+    // new data go beyond cwnd, so a small window still produces DupThresh of them.
+    if (recovery_ == Recovery::kNone && !resend)
+      cwnd += std::min<uint32_t>(dupacks_, SackScoreboard::kDupThresh - 1) * mss;
     uint32_t flight = in_flight();
     uint32_t cwnd_left = cwnd > flight ? cwnd - flight : 0;
     if (unsent == 0) {
@@ -216,7 +354,9 @@ void TcpConnection::output(uint64_t now) {
       sent = true;
       break;
     }
-    uint32_t length = std::min({unsent, send_mss_, window_left});
+    uint32_t length = std::min({unsent, mss, window_left});
+    if (resend && sack_on_)
+      length = std::min(length, scoreboard_.next_sacked(snd_nxt_, end) - snd_nxt_);
     if (length == 0) break;  // zero window: the persist timer probes
     if (length > cwnd_left) {
       // Whole segments only while data is in flight: the ACKs will open the window.
@@ -224,7 +364,7 @@ void TcpConnection::output(uint64_t now) {
       if (flight > 0 || cwnd_left == 0) break;
       length = cwnd_left;
     }
-    if (length < send_mss_) {
+    if (length < mss && !resend) {
       if (length < unsent) {
         // RFC 9293 §3.8.6.2.1 (sender SWS avoidance): a partial segment goes only when
         // it is at least half the largest window the peer offered; else wait for the
@@ -240,6 +380,11 @@ void TcpConnection::output(uint64_t now) {
     send_data(snd_nxt_, length, fin, now);
     sent = true;
   }
+  if (recovery_ == Recovery::kSack) {
+    uint64_t before = stats_.segments_out;
+    sack_recovery_extras(now);
+    if (stats_.segments_out != before) sent = true;
+  }
 
   if (!sent && ack_now_) send_ack(now);
   // Data waits with nothing in flight: only the persist timer can move it (RFC 9293
@@ -251,8 +396,10 @@ void TcpConnection::output(uint64_t now) {
 
 void TcpConnection::schedule_ack(uint64_t now) {
   // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: ACK at least every second full-sized segment, and
-  // within delayed_ack_ns otherwise.
-  if (unacked_bytes_ >= 2 * send_mss_) {
+  // within delayed_ack_ns otherwise. "Full-sized" is the peer's segment size as seen
+  // (Linux's rcv_mss: its segments shrink by the SACK blocks they carry), and as Linux
+  // (__tcp_ack_snd_check) the ACK goes once more than one such segment is unacknowledged.
+  if (unacked_bytes_ > rcv_mss_) {
     ack_now_ = true;
   } else if (delack_deadline_ == kNever) {
     delack_deadline_ = now + config_.delayed_ack_ns;

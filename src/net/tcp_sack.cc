@@ -1,5 +1,5 @@
 // The sender's SACK scoreboard (RFC 2018) and the RFC 6675 §4 routines over it: IsLost,
-// SetPipe and NextSeg rule 1. Every comparison is modulo 2^32 (tcp_seq.h).
+// SetPipe and the holes NextSeg rules 1, 3 and 4 pick. Every comparison is modulo 2^32 (tcp_seq.h).
 #include "morgana/net/tcp_sack.h"
 
 #include "morgana/net/tcp_seq.h"
@@ -183,6 +183,70 @@ std::optional<SackScoreboard::Hole> SackScoreboard::next_lost(uint32_t snd_una, 
     cursor = ranges[i].right;
   }
   return std::nullopt;
+}
+
+std::optional<SackScoreboard::Hole> SackScoreboard::next_unsacked(uint32_t snd_una,
+                                                                  uint32_t snd_nxt,
+                                                                  uint32_t high_rxt,
+                                                                  uint32_t mss) const {
+  if (mss == 0) mss = mss_;
+  SackBlock ranges[kMaxRanges];
+  size_t n = clipped(snd_una, snd_nxt, ranges);
+  uint32_t start = seq_max(snd_una, high_rxt);
+  uint32_t cursor = snd_una;
+  // (1.a) and (1.b) only: a hole below some SACKed range, not yet retransmitted.
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t seq = seq_max(cursor, start);
+    if (seq_lt(seq, ranges[i].left)) {
+      uint32_t length = ranges[i].left - seq;
+      return Hole{seq, length < mss ? length : mss};
+    }
+    cursor = ranges[i].right;
+  }
+  return std::nullopt;
+}
+
+std::optional<SackScoreboard::Hole> SackScoreboard::last_unsacked(uint32_t snd_una,
+                                                                  uint32_t snd_nxt,
+                                                                  uint32_t mss) const {
+  if (mss == 0) mss = mss_;
+  SackBlock ranges[kMaxRanges];
+  size_t n = clipped(snd_una, snd_nxt, ranges);
+  // Walk down from snd_nxt: the highest hole is above the last range, or below it.
+  uint32_t top = snd_nxt;
+  for (size_t i = n; i-- > 0;) {
+    if (seq_lt(ranges[i].right, top)) break;  // [right, top) is unSACKed
+    top = ranges[i].left;
+  }
+  if (!seq_lt(snd_una, top)) return std::nullopt;
+  // The hole's bottom: the end of the range below `top`, or snd_una.
+  uint32_t bottom = snd_una;
+  for (size_t i = 0; i < n; ++i)
+    if (seq_leq(ranges[i].right, top)) bottom = seq_max(bottom, ranges[i].right);
+  uint32_t length = top - bottom < mss ? top - bottom : mss;
+  return Hole{top - length, length};
+}
+
+uint32_t SackScoreboard::sacked_run_end(uint32_t seq) const {
+  for (size_t i = 0; i < count_; ++i)
+    if (seq_in(seq, ranges_[i].left, ranges_[i].right)) return ranges_[i].right;
+  return seq;
+}
+
+uint32_t SackScoreboard::next_sacked(uint32_t seq, uint32_t limit) const {
+  for (size_t i = 0; i < count_; ++i)
+    if (seq_gt(ranges_[i].left, seq)) return seq_min(ranges_[i].left, limit);
+  return limit;
+}
+
+uint32_t SackScoreboard::sacked_between(uint32_t from, uint32_t to) const {
+  uint32_t total = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    uint32_t left = seq_max(ranges_[i].left, from);
+    uint32_t right = seq_min(ranges_[i].right, to);
+    if (seq_lt(left, right)) total += right - left;
+  }
+  return total;
 }
 
 uint32_t SackScoreboard::highest_sacked(uint32_t snd_una) const {

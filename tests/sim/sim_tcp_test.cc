@@ -145,18 +145,11 @@ TEST(SimTcp, EchoHalfCloseOrderlyCloseAndTimeWait) {
   echo_lifecycle(false, 1);
 }
 
-// BUG (TcpConnection::transmit, src/net/tcp_output.cc): a full-sized data segment that
-// also carries SACK blocks is larger than the MTU. send_mss_ (1448 with timestamps)
-// leaves no room for the SACK option (2 + 8n bytes, padded), so 1448 bytes + 20 TCP + 12
-// timestamps + 12 (one SACK block) + 20 IPv4 = 1512 > 1500; TCP sets DF, and the IPv4
-// layer drops it (ipv4 drops: too_big). Every retransmission of that segment carries the
-// blocks again while the host still holds out-of-order data, so it is dropped every time
-// and the connection stalls until it times out (minutes). It takes data flowing both ways
-// with loss both ways: seed 92 here (the client's FIN+data retransmissions, too_big=8 and
-// 9 on the two hosts after 60 s) and seed 2 of the simultaneous test below. Expected: a
-// segment's payload plus all its options fit the peer's MSS + 20 (RFC 9293 §3.7.1;
-// Linux's tcp_current_mss subtracts the SACK option), or fewer SACK blocks are sent.
-TEST(SimTcp, DISABLED_EchoHalfCloseOrderlyCloseOverBadLink) {
+// Data both ways with loss both ways: segments carry SACK blocks, and a full-sized one
+// must still fit the MTU (seed 92 once stalled on an oversize FIN+data retransmission
+// that IPv4 dropped with DF: the payload is now sized by the options it carries, as
+// Linux's tcp_current_mss).
+TEST(SimTcp, EchoHalfCloseOrderlyCloseOverBadLink) {
   echo_lifecycle(true, 92);
 }
 
@@ -330,9 +323,9 @@ TEST(SimTcp, SimultaneousOpenAndSimultaneousClose) {
   simultaneous(false, 1);
 }
 
-// BUG: the oversize SACK-carrying segment above (seed 2 stalls; see
-// DISABLED_EchoHalfCloseOrderlyCloseOverBadLink).
-TEST(SimTcp, DISABLED_SimultaneousOpenAndCloseOverBadLink) {
+// Seed 2 once stalled on the oversize SACK-carrying segment (see
+// EchoHalfCloseOrderlyCloseOverBadLink).
+TEST(SimTcp, SimultaneousOpenAndCloseOverBadLink) {
   simultaneous(true, 1);
 }
 

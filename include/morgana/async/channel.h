@@ -18,7 +18,7 @@
 
 namespace morgana::async {
 
-// Errors: kCancelled when the task's stop token fires; kOutOfRange ("channel closed")
+// Errors: kCancelled when the task's stop token fires; kClosed ("channel closed")
 // for a send after close(), and for a receive once the channel is closed and drained.
 //
 // Cancellation: a blocked send that is cancelled has not enqueued its value (it is
@@ -60,20 +60,20 @@ class Channel {
     push(std::move(value));
     return true;
   }
-  // kAgain when nothing is ready; kOutOfRange when closed and drained.
+  // kAgain when nothing is ready; kClosed when closed and drained.
   Result<T> try_receive() {
     std::optional<T> value = take();
     if (value) return std::move(*value);
-    if (closed_) return Error{Errc::kOutOfRange, "channel closed"};
+    if (closed_) return Error{Errc::kClosed, "channel closed"};
     return Error{Errc::kAgain, "channel empty"};
   }
 
-  // No more sends: blocked senders fail with kOutOfRange (their values are dropped);
-  // receivers drain what is buffered, then fail with kOutOfRange.
+  // No more sends: blocked senders fail with kClosed (their values are dropped);
+  // receivers drain what is buffered, then fail with kClosed.
   void close() {
     closed_ = true;
-    wake_all(senders_, Errc::kOutOfRange);
-    if (size_ == 0) wake_all(receivers_, Errc::kOutOfRange);
+    wake_all(senders_, Errc::kClosed);
+    if (size_ == 0) wake_all(receivers_, Errc::kClosed);
   }
 
   bool closed() const { return closed_; }
@@ -88,7 +88,7 @@ class Channel {
       StopSource* stop = detail::stop_source_of(caller);
       if (detail::cancelled_before_wait(*this, stop)) return false;
       if (channel_.closed_) {
-        status = static_cast<uint16_t>(Errc::kOutOfRange);
+        status = static_cast<uint16_t>(Errc::kClosed);
         return false;
       }
       if (channel_.try_send(std::move(value_))) return false;
@@ -114,7 +114,7 @@ class Channel {
       value_ = channel_.take();
       if (value_) return false;
       if (channel_.closed_) {
-        status = static_cast<uint16_t>(Errc::kOutOfRange);
+        status = static_cast<uint16_t>(Errc::kClosed);
         return false;
       }
       park(&channel_.receivers_, caller, stop);

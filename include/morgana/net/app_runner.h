@@ -13,10 +13,13 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "morgana/async/event.h"
 #include "morgana/async/loop.h"
+#include "morgana/async/scope.h"
 #include "morgana/async/task.h"
 #include "morgana/net/app_stack.h"
 #include "morgana/net/stack_options.h"
@@ -25,6 +28,27 @@
 namespace morgana::net {
 
 namespace detail {
+inline constexpr uint64_t kDrainTimeoutNs = 5'000'000'000;
+
+inline async::Task<Result<void>> nothing_to_drain() {
+  co_return Result<void>{};
+}
+
+// SocketStack has no drain(): the kernel finishes closes by itself.
+template <typename S>
+concept Drainable = requires(S& stack, uint64_t timeout_ns) {
+  stack.drain(timeout_ns);
+};
+
+template <typename S>
+async::Task<Result<void>> drain_if_supported(S& stack) {
+  if constexpr (Drainable<S>) {
+    return stack.drain(kDrainTimeoutNs);
+  } else {
+    return nothing_to_drain();
+  }
+}
+
 template <typename Body>
 async::Task<Result<void>> run_network_body(const char* name, const StackOptions& options,
                                            std::span<char* const> args, Body& body) {
@@ -41,10 +65,78 @@ async::Task<Result<void>> run_network_body(const char* name, const StackOptions&
   if (!result)
     std::printf("%s: %s (%s)\n", name, errc_name(result.error().code),
                 result.error().what ? result.error().what : "");
+  // Let the stack finish closing what the application closed (Morgana's stack; the
+  // kernel does this by itself for sockets) so the peers get every byte and the FIN.
+  (void)co_await drain_if_supported(*stack);
   if (options.stats) stack->print_stats();
   co_return result;
 }
 }  // namespace detail
+
+namespace detail {
+struct ServeProgress {
+  uint64_t ended = 0;
+  std::optional<Error> failed;  // the listener could not be opened or accept failed
+  async::Event changed;
+};
+
+template <typename Handler>
+async::Task<Result<void>> serve_one(Handler* handler, AppStack::TcpFlow flow,
+                                    ServeProgress* progress) {
+  Result<void> result = co_await (*handler)(std::move(flow));
+  ++progress->ended;
+  progress->changed.set();
+  co_return result;
+}
+
+template <typename Handler>
+async::Task<Result<void>> accept_loop(AppStack* stack, uint16_t port, Handler* handler,
+                                      ServeProgress* progress, async::Scope* tasks) {
+  auto listened = co_await stack->tcp().listen(port);
+  Result<void> result;
+  if (!listened) {
+    result = listened.error();
+  } else {
+    for (;;) {
+      auto flow = co_await listened->accept();
+      if (!flow) {
+        result = flow.error();
+        break;
+      }
+      auto spawned = tasks->spawn(serve_one(handler, std::move(*flow), progress));
+      if (!spawned) {
+        result = spawned.error();
+        break;
+      }
+    }
+  }
+  if (result.error().code != Errc::kCancelled) progress->failed = result.error();
+  progress->changed.set();
+  co_return result;
+}
+}  // namespace detail
+
+// Accepts TCP connections on `port` and runs `handler(flow)` (an
+// async::Task<Result<void>> taking an AppStack::TcpFlow) for each as its own task.
+// Returns after `limit` connections have ended (0: only when cancelled or when the
+// listener fails), having stopped the listener and waited for the handlers still running.
+template <typename Handler>
+async::Task<Result<void>> serve_tcp(AppStack& stack, uint16_t port, uint64_t limit,
+                                    Handler handler) {
+  detail::ServeProgress progress;
+  async::Scope tasks;
+  CO_TRY(tasks.spawn(detail::accept_loop(&stack, port, &handler, &progress, &tasks)));
+  Result<void> result;
+  while ((limit == 0 || progress.ended < limit) && !progress.failed) {
+    progress.changed.reset();
+    result = co_await progress.changed.wait();
+    if (!result) break;
+  }
+  tasks.request_stop();
+  (void)co_await tasks.join();  // waits even when cancelled: no handler outlives this
+  if (progress.failed) co_return *progress.failed;
+  co_return result;
+}
 
 template <typename Body>
 int run_network_app(int argc, char** argv, const char* name, Body body) {

@@ -40,6 +40,8 @@ class DeviceStack final : private LinkOutput {
   static constexpr unsigned kFramesPerTurn = 64;
   // How soon the driver retries when the device refused a frame (its ring was full).
   static constexpr uint64_t kBlockedRetryNs = 50'000;
+  // How often drain() looks at the closing connections.
+  static constexpr uint64_t kDrainPollNs = 2'000'000;
 
   // Creates the stack and starts its driver on the current loop. The stack must be
   // destroyed before the loop, and after every flow, listener and socket taken from it.
@@ -69,6 +71,15 @@ class DeviceStack final : private LinkOutput {
     co_return Result<void>{};
   }
   void print_stats() { core_->print_stats(); }
+  // Before the image exits: waits (at most `timeout_ns`) until every connection the
+  // application closed has had its data and FIN acknowledged, so the peer gets the whole
+  // stream. Connections still open are left as they are.
+  async::Task<Result<void>> drain(uint64_t timeout_ns) {
+    const uint64_t deadline = async::now() + timeout_ns;
+    while ((core_->tcp().closing() > 0 || core_->output_blocked()) && async::now() < deadline)
+      CO_TRY(co_await async::sleep_until(std::min(deadline, async::now() + kDrainPollNs)));
+    co_return Result<void>{};
+  }
   StackCore& core() { return *core_; }
   Device& device() { return device_; }
   const StackOptions& options() const { return core_->config().options; }

@@ -16,17 +16,17 @@
 namespace morgana::net {
 
 struct StackOptions {
-  std::optional<Ipv4Prefix> ipv4;         // --ipv4=10.0.0.2/24
-  std::optional<Ipv4Address> gateway;     // --ipv4-gateway=10.0.0.1
-  bool dhcp = false;                      // --dhcp (a static --ipv4 overrides the lease)
+  std::optional<Ipv4Prefix> ipv4;      // --ipv4=10.0.0.2/24
+  std::optional<Ipv4Address> gateway;  // --ipv4-gateway=10.0.0.1
+  bool dhcp = false;                   // --dhcp (a static --ipv4 overrides the lease)
   CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;  // --tcp-cc=cubic|newreno
-  bool sack = true;                       // --tcp-no-sack
-  bool timestamps = true;                 // --tcp-no-timestamps
-  bool window_scaling = true;             // --tcp-no-wscale
-  uint32_t tcp_send_buffer = 256 * 1024;     // --tcp-sndbuf=BYTES
-  uint32_t tcp_receive_buffer = 256 * 1024;  // --tcp-rcvbuf=BYTES
-  uint32_t max_connections = 1024;        // --tcp-max-connections=N
-  bool stats = false;                     // --net-stats: print counters at exit
+  bool sack = true;                                              // --tcp-no-sack
+  bool timestamps = true;                                        // --tcp-no-timestamps
+  bool window_scaling = true;                                    // --tcp-no-wscale
+  uint32_t tcp_send_buffer = 256 * 1024;                         // --tcp-sndbuf=BYTES
+  uint32_t tcp_receive_buffer = 256 * 1024;                      // --tcp-rcvbuf=BYTES
+  uint32_t max_connections = 1024;                               // --tcp-max-connections=N
+  bool stats = false;  // --net-stats: print counters at exit
 };
 
 // Takes the options above out of `args` (argv without argv[0]) and returns them; every
@@ -38,8 +38,7 @@ struct StackOptionsError {
   std::string message;
 };
 std::optional<StackOptions> parse_stack_options(std::span<char* const> args,
-                                                std::vector<char*>& rest,
-                                                StackOptionsError& error);
+                                                std::vector<char*>& rest, StackOptionsError& error);
 
 // The usage text for these options, for an application's --help.
 const char* stack_options_usage();

@@ -41,6 +41,8 @@ class ByteRing {
     std::span<const uint8_t> second;
   };
   Pieces peek(uint32_t offset, uint32_t length) const;
+  // False when the storage could not be allocated (capacity() is then 0).
+  bool allocated() const { return storage_ != nullptr; }
 
  private:
   std::unique_ptr<uint8_t[]> storage_;

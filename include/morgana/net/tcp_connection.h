@@ -7,13 +7,14 @@
 //
 // Implements: the full state machine incl. simultaneous open and close, half-close and
 // TIME_WAIT; RFC 6298 RTO with Karn's rule; MSS; RFC 7323 window scaling, timestamps and
-// PAWS; RFC 2018 SACK with RFC 6675 loss recovery; NewReno (RFC 6582) fast
-// retransmit/recovery without SACK; CUBIC or NewReno congestion control; delayed ACKs
-// (RFC 1122 §4.2.3.2, RFC 5681 §4.2); Nagle (RFC 896, switchable); zero-window probing
-// (RFC 9293 §3.8.6.1) and window-update on reopen (receiver SWS avoidance, RFC 1122
-// §4.2.3.3); keepalive (RFC 1122 §4.2.3.6, off by default); RFC 5961 challenge ACKs for
-// RST and SYN; bounded send and receive buffers with out-of-order data held within the
-// advertised window.
+// PAWS; RFC 2018 SACK with RFC 6675 loss recovery (NextSeg rules 1-4 incl. the rescue
+// retransmission; the scoreboard survives an RTO) and RFC 3042 Limited Transmit; NewReno (RFC 6582)
+// fast retransmit/recovery without SACK; CUBIC or NewReno congestion control; delayed ACKs (RFC
+// 1122 §4.2.3.2, RFC 5681 §4.2); Nagle (RFC 896, switchable); zero-window probing (RFC 9293
+// §3.8.6.1), RFC 8985 §7 tail loss probes, and window-update on reopen (receiver SWS avoidance, RFC
+// 1122 §4.2.3.3); keepalive (RFC 1122 §4.2.3.6, off by default); RFC 5961 challenge ACKs for RST
+// and SYN; bounded send and receive buffers with out-of-order data held within the advertised
+// window.
 #pragma once
 
 #include <cstddef>
@@ -107,6 +108,7 @@ struct TcpConnectionStats {
   uint64_t paws_rejected = 0;   // RFC 7323 §5
   uint64_t zero_window_probes = 0;
   uint64_t keepalives = 0;
+  uint64_t loss_probes = 0;  // RFC 8985 §7 tail loss probes
 };
 
 class TcpConnection {
@@ -202,6 +204,8 @@ class TcpConnection {
   void enter_closed();
   void fail(Errc code, const char* what, bool send_rst, uint64_t now);
   void on_retransmit_timeout(uint64_t now);
+  void send_loss_probe(uint64_t now);
+  void arm_loss_probe(uint64_t now);
   void on_persist_timeout(uint64_t now);
   void on_keepalive_timeout(uint64_t now);
   void restart_keepalive(uint64_t now);
@@ -215,6 +219,7 @@ class TcpConnection {
   bool on_ack(const TcpSegment& segment, uint64_t now);
   void on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t now);
   void on_duplicate_ack(uint64_t now);
+  void check_lost_retransmission();
   void update_send_window(const TcpSegment& segment, bool syn);
   void on_text(const TcpSegment& segment, uint64_t now);
   void on_fin(uint64_t now);
@@ -233,6 +238,14 @@ class TcpConnection {
   uint16_t window_to_advertise(bool syn);
   uint32_t receive_space() const;
   uint32_t in_flight() const;
+  // Linux's tcp_current_mss: send_mss_ less the SACK option this host would put on a
+  // segment now, so payload + options never exceed what the peer's MSS allows.
+  uint32_t current_mss() const;
+  // The TCP header options other than timestamps a data segment may carry (RFC 9293
+  // §3.7.1: the MSS counts the payload plus the options beyond the fixed header).
+  uint32_t option_budget(uint32_t length) const;
+  // RFC 6675 §4 NextSeg rules 3 and 4 (after rules 1 and 2 sent what they could).
+  void sack_recovery_extras(uint64_t now);
   uint32_t data_end() const { return snd_una_ + send_->size(); }
   bool fin_sent() const { return fin_queued_ && seq_gt(snd_max_, fin_seq_); }
   bool fin_acked() const { return fin_queued_ && seq_gt(snd_una_, fin_seq_); }
@@ -256,6 +269,7 @@ class TcpConnection {
   SackScoreboard scoreboard_;
 
   // Buffers, allocated at creation.
+  bool buffers_allocated() const { return send_->allocated() && receive_->allocated(); }
   std::optional<ByteRing> send_;
   std::optional<ByteRing> receive_;  // in-order bytes, then out-of-order data above them
   OutOfOrderRanges out_of_order_;
@@ -280,6 +294,7 @@ class TcpConnection {
   uint32_t rcv_nxt_ = 0;
   uint32_t rcv_adv_ = 0;        // right edge of the window we advertised (never recedes)
   uint32_t last_ack_sent_ = 0;  // RFC 7323 §4.3 Last.ACK.sent
+  uint32_t rcv_mss_ = 536;      // estimate of the peer's segment size (Linux's rcv_mss)
   std::optional<uint32_t> remote_fin_seq_;  // a FIN seen above RCV.NXT
   bool fin_received_ = false;
 
@@ -295,9 +310,20 @@ class TcpConnection {
 
   // Loss recovery.
   Recovery recovery_ = Recovery::kNone;
-  uint32_t recover_ = 0;    // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  uint32_t high_rxt_ = 0;   // RFC 6675 HighRxt
-  uint32_t inflation_ = 0;  // RFC 6582 cwnd inflation by duplicate ACKs
+  uint32_t recover_ = 0;      // RFC 6582 "recover" / RFC 6675 RecoveryPoint
+  uint32_t high_rxt_ = 0;     // RFC 6675 HighRxt
+  uint32_t inflation_ = 0;    // RFC 6582 cwnd inflation by duplicate ACKs
+  bool rescue_sent_ = false;  // RFC 6675 §4 NextSeg rule 4: one per recovery (RescueRxt)
+  // Lost retransmission detection for the hole at SND.UNA in SACK recovery: snd_max_ when
+  // it was resent; SACKs for data sent after that, beyond DupThresh segments, mean the
+  // resend was lost too (RFC 8985 §6.2's idea, by sequence instead of time).
+  bool una_rxt_valid_ = false;
+  uint32_t una_rxt_mark_ = 0;
+  bool resend_una_ = false;
+  // RFC 8985 §7: rtx_deadline_ is the probe timeout (PTO) rather than the RTO.
+  bool probe_pending_ = false;
+  bool probe_out_ = false;          // TLPRxtOut: one probe until an ACK advances SND.UNA
+  uint64_t rto_deadline_ = kNever;  // the RTO behind a pending probe
   unsigned dupacks_ = 0;
   bool cwnd_blocked_ = false;  // output() stopped at cwnd since the last ACK
 
@@ -305,6 +331,11 @@ class TcpConnection {
   bool rtt_timing_ = false;
   uint32_t rtt_seq_ = 0;
   uint64_t rtt_start_ = 0;
+  // RFC 7323 §4.2 / Karn: after a retransmission timeout, an ACK that echoes a TSval from
+  // before it measures the timeout, not the path; samples need TSecr >= this (the TSval
+  // of the first retransmission).
+  bool ts_rto_guard_ = false;
+  uint32_t ts_rto_floor_ = 0;
 
   // Timers (absolute, kNever when stopped).
   uint64_t rtx_deadline_ = kNever;

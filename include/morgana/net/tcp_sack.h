@@ -19,8 +19,8 @@ class SackScoreboard {
   static constexpr size_t kMaxRanges = 32;
   static constexpr unsigned kDupThresh = 3;  // RFC 6675 DupThresh
 
-  // Forgets everything (connection start, or after an RTO: RFC 6675 §5.1 allows keeping,
-  // we clear as RFC 2018 §8 permits reneging).
+  // Forgets everything (connection start, or when the receiver reneged: RFC 2018 §8).
+  // An RTO keeps the scoreboard (RFC 6675 §5.1, as Linux) as long as no reneging is seen.
   void clear();
   // Processes one ACK: cumulative `snd_una` (already advanced by the caller) and the
   // segment's SACK blocks, bounded to [snd_una, snd_nxt) (blocks outside are ignored:
@@ -46,6 +46,20 @@ class SackScoreboard {
   };
   std::optional<Hole> next_lost(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt,
                                 uint32_t mss) const;
+  // RFC 6675 §4 NextSeg rule 3: as next_lost() without the IsLost test (1.c): the first
+  // unSACKed sequence >= max(snd_una, high_rxt) below the highest SACKed byte.
+  std::optional<Hole> next_unsacked(uint32_t snd_una, uint32_t snd_nxt, uint32_t high_rxt,
+                                    uint32_t mss) const;
+  // RFC 6675 §4 NextSeg rule 4: the (up to mss long) segment ending at the highest
+  // unSACKed sequence number in [snd_una, snd_nxt), if any.
+  std::optional<Hole> last_unsacked(uint32_t snd_una, uint32_t snd_nxt, uint32_t mss) const;
+  // The end of the SACKed range holding `seq`, or `seq` when it is not SACKed: where a
+  // go-back-N resend after an RTO continues.
+  uint32_t sacked_run_end(uint32_t seq) const;
+  // The left edge of the first SACKed range above `seq`, or `limit` when none is below it.
+  uint32_t next_sacked(uint32_t seq, uint32_t limit) const;
+  // The SACKed bytes in [from, to).
+  uint32_t sacked_between(uint32_t from, uint32_t to) const;
   // Highest SACKed sequence + 1 (HighACK's counterpart for data above snd_una), or
   // snd_una when nothing is SACKed.
   uint32_t highest_sacked(uint32_t snd_una) const;

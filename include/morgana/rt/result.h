@@ -22,7 +22,7 @@ enum class Errc : unsigned short {
   kTimedOut,
   kCancelled,
   kExists,
-  kMalformed,  // input did not parse
+  kMalformed,          // input did not parse
   kConnectionReset,    // the peer reset the connection (TCP RST)
   kConnectionRefused,  // the peer answered a connection attempt with RST
   kClosed,             // the connection, socket or channel was closed

@@ -31,6 +31,7 @@ void add_stats(TcpConnectionStats& into, const TcpConnectionStats& from) {
   into.paws_rejected += from.paws_rejected;
   into.zero_window_probes += from.zero_window_probes;
   into.keepalives += from.keepalives;
+  into.loss_probes += from.loss_probes;
 }
 
 bool handshaking(TcpState state) {
@@ -512,6 +513,17 @@ void TcpLayer::tick(uint64_t now) {
   }
   next_deadline_ = next;
   sweep();
+}
+
+size_t TcpLayer::closing() const {
+  size_t count = 0;
+  for (const auto& [key, socket] : sockets_) {
+    TcpState state = socket->connection->state();
+    if (!socket->app_owned && (state == TcpState::kFinWait1 || state == TcpState::kClosing ||
+                               state == TcpState::kLastAck))
+      ++count;
+  }
+  return count;
 }
 
 TcpConnectionStats TcpLayer::total_connection_stats() const {

@@ -31,7 +31,7 @@ async::Task<Result<UdpReceived>> UdpSocket::receive(std::span<uint8_t> buffer) {
     if (binding->count > 0) {
       auto& datagram = binding->ring[binding->head];
       size_t n = std::min(buffer.size(), datagram.bytes.size());
-      std::memcpy(buffer.data(), datagram.bytes.data(), n);
+      if (n > 0) std::memcpy(buffer.data(), datagram.bytes.data(), n);  // empty: data() may be null
       UdpReceived received{n, datagram.from, n < datagram.bytes.size()};
       binding->head = (binding->head + 1) % binding->ring.size();
       --binding->count;

@@ -23,4 +23,9 @@ inline void call(abi::Call which, Args* args) {
 // Set once at boot; read-only afterwards.
 const abi::BootInfo& boot_info();
 
+// The ring devices with received frames waiting (read from shared memory: no exit).
+ReadySet rings_pending();
+// When a ring last carried a frame either way (monotonic ns; 0: never).
+uint64_t last_ring_activity_ns();
+
 }  // namespace morgana::platform::hvt

@@ -26,6 +26,7 @@ const abi::DeviceInfo* find(std::string_view name, abi::DeviceType type, DeviceI
 // Per device: its NetRing when it uses the fast path, else nullptr; set at first open.
 abi::NetRing* g_rings[abi::kMaxDevices];
 bool g_opened[abi::kMaxDevices];
+uint64_t g_last_activity_ns;
 
 void kick_if_sleeping(abi::NetRing& ring) {
   // Pairs with the I/O thread's "set io_sleeping, then re-check": our store to a queue
@@ -96,6 +97,7 @@ Result<void> NetDevice::write(std::span<const uint8_t> frame) {
     slot.len = static_cast<uint32_t>(frame.size());
     __atomic_store_n(&ring->tx.head, head + 1, __ATOMIC_RELEASE);
     kick_if_sleeping(*ring);
+    g_last_activity_ns = monotonic_ns();
     return ok();
   }
   abi::NetIoArgs args{id_, 0, reinterpret_cast<uintptr_t>(frame.data()), frame.size()};
@@ -114,6 +116,7 @@ Result<size_t> NetDevice::read(std::span<uint8_t> buffer) {
     bool fits = len <= buffer.size() && len <= sizeof slot.data;
     if (fits) std::memcpy(buffer.data(), slot.data, len);
     __atomic_store_n(&ring->rx.tail, tail + 1, __ATOMIC_RELEASE);
+    g_last_activity_ns = monotonic_ns();
     // A full queue may have stopped the I/O thread from reading the backend.
     if (head - tail == abi::kNetRingSlots) kick_if_sleeping(*ring);
     if (!fits) return Error{Errc::kInvalidArgument, "frame larger than the buffer; dropped"};
@@ -172,5 +175,23 @@ Result<void> BlockDevice::flush() {
   if (args.status != 0) return status_error(args.status);
   return ok();
 }
+
+namespace hvt {
+
+ReadySet rings_pending() {
+  ReadySet ready = 0;
+  for (uint32_t i = 0; i < abi::kMaxDevices; ++i) {
+    const abi::NetRing* ring = g_rings[i];
+    if (ring != nullptr && __atomic_load_n(&ring->rx.head, __ATOMIC_ACQUIRE) != ring->rx.tail)
+      ready |= ReadySet{1} << i;
+  }
+  return ready;
+}
+
+uint64_t last_ring_activity_ns() {
+  return g_last_activity_ns;
+}
+
+}  // namespace hvt
 
 }  // namespace morgana::platform

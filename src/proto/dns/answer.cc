@@ -97,8 +97,15 @@ class Responder {
     return r_.additional.size();  // all of it is glue (RFC 9471 §3)
   }
 
-  // A records for every target first, then AAAA records, the order NSD uses.
+  // A records for every target first, then AAAA records, the order NSD uses; an RRset
+  // already in the answer is not repeated (RFC 2181 §5.5 asks for no duplicates, and NSD
+  // leaves them out).
   void add_addresses() {
+    auto answered = [&](const Name& host, Type type) {
+      return std::any_of(r_.answers.begin(), r_.answers.end(), [&](const Record& record) {
+        return record.type == type && record.name == host;
+      });
+    };
     std::vector<const Name*> hosts;
     for (const auto* section : {&r_.answers, &r_.authority})
       for (const auto& record : *section)
@@ -108,7 +115,7 @@ class Responder {
     for (Type type : {Type::kA, Type::kAaaa})
       for (const Name* host : hosts)
         if (host->is_subdomain_of(zone_.origin()))
-          if (const RRset* rrset = zone_.find(*host, type))
+          if (const RRset* rrset = zone_.find(*host, type); rrset && !answered(*host, type))
             add(Section::kAdditional, *rrset, *host);
   }
 
@@ -177,7 +184,11 @@ std::vector<uint8_t> answer(const Zones& zones, const Message& query, Transport 
     if (const Zone* parent = zones.find(question.name.parent())) zone = parent;
   bool class_ok = zone && (question.qclass == zone->zone_class() || question.qclass == Class::kAny);
   if (!class_ok || question.type == Type::kAxfr || question.type == Type::kIxfr) {
-    r.rcode = Rcode::kRefused;  // not our zone; zone transfers are not offered yet
+    // Not our zone, or a transfer (Server offers AXFR to the addresses it allows).
+    r.rcode = Rcode::kRefused;
+    // RFC 8914 §4.21: Extended DNS Error 20, "Not Authoritative", as NSD sends it.
+    if (!class_ok && r.edns)
+      r.edns->options.push_back(extended_error(ExtendedError::kNotAuthoritative));
     return encode_or_servfail(r, options);
   }
   if (is_meta_type(question.type) && question.type != Type::kAny) {

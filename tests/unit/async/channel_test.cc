@@ -44,7 +44,7 @@ TEST_F(AsyncTest, FullChannelSuspendsTheSender) {
   // Two fit at once; every further send waits until the slow consumer makes room.
   EXPECT_EQ(log, (std::vector<std::string>{"sent 1@0", "sent 2@0", "got 1@0", "sent 3@0",
                                            "got 2@10", "sent 4@10", "got 3@20", "sent 5@20",
-                                           "got 4@30", "got 5@40", "receive: out of range"}));
+                                           "got 4@30", "got 5@40", "receive: closed"}));
 }
 
 TEST_F(AsyncTest, RendezvousChannelHandsOverDirectly) {
@@ -54,7 +54,7 @@ TEST_F(AsyncTest, RendezvousChannelHandsOverDirectly) {
   spawn(consume(&channel, 5ms, &log));
   loop.run_until_idle();
   EXPECT_EQ(log, (std::vector<std::string>{"got 1@0", "sent 1@0", "got 2@5", "sent 2@5", "got 3@10",
-                                           "sent 3@10", "receive: out of range"}));
+                                           "sent 3@10", "receive: closed"}));
 }
 
 TEST_F(AsyncTest, ChannelCarriesMoveOnlyValues) {
@@ -68,7 +68,7 @@ TEST_F(AsyncTest, ChannelCarriesMoveOnlyValues) {
   EXPECT_EQ(**got, "one");
   EXPECT_EQ(channel.try_receive().error().code, Errc::kAgain);
   channel.close();
-  EXPECT_EQ(channel.try_receive().error().code, Errc::kOutOfRange);
+  EXPECT_EQ(channel.try_receive().error().code, Errc::kClosed);
   EXPECT_FALSE(channel.try_send(std::move(two)));
 }
 
@@ -80,8 +80,8 @@ TEST_F(AsyncTest, CloseWakesBlockedSendersAndLetsReceiversDrain) {
   channel.close();
   spawn(consume(&channel, 0ms, &log));
   loop.run_until_idle();
-  EXPECT_EQ(log, (std::vector<std::string>{"sent 1@0", "send 2: out of range", "got 1@0",
-                                           "receive: out of range"}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"sent 1@0", "send 2: closed", "got 1@0", "receive: closed"}));
 }
 
 TEST_F(AsyncTest, CancelledSendEnqueuesNothing) {

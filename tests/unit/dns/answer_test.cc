@@ -196,4 +196,28 @@ TEST(Answer, MalformedQueryBytesGetFormerrOrNothing) {
   EXPECT_EQ(whole, capture("a_www", "response"));
 }
 
+// Seen next to NSD in tests/integration/dns.sh: an address RRset that is the answer is
+// not repeated in the additional section, and a REFUSED with EDNS says why (RFC 8914).
+TEST(Answer, LeavesAnsweredAddressesOutOfAdditional) {
+  Zones zones = dns_test::example_zones();
+  auto got = decode(answer(zones, query_for("ns1.morgana.test.", Type::kAaaa), Transport::kUdp));
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->answers.size(), 1u);
+  for (const auto& record : got->additional)
+    EXPECT_FALSE(record.type == Type::kAaaa && record.name == name("ns1.morgana.test."));
+  EXPECT_EQ(got->additional.size(), 2u);  // ns1 A, ns2 A
+}
+
+TEST(Answer, RefusedOutsideOurZonesCarriesExtendedError) {
+  Zones zones = dns_test::example_zones();
+  auto q = query_for("www.example.net.", Type::kA);
+  q.edns = Edns{};
+  auto got = decode(answer(zones, q, Transport::kUdp));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->rcode, Rcode::kRefused);
+  ASSERT_EQ(got->edns->options.size(), 1u);
+  EXPECT_EQ(got->edns->options[0], extended_error(ExtendedError::kNotAuthoritative));
+  EXPECT_EQ(got->edns->options[0].data, (std::vector<uint8_t>{0, 20}));
+}
+
 }  // namespace

@@ -135,14 +135,16 @@ TEST(TcpConnectionTransfer, SackRecoveryResendsOnlyTheHoles) {
   EXPECT_TRUE(got == data);
   EXPECT_EQ(link.a->stats().fast_recoveries, 1u);
   EXPECT_EQ(link.a->stats().timeouts, 0u);
-  EXPECT_EQ(link.a->stats().retransmits, 2u);
+  // The two holes, and (no new data to send) RFC 6675 NextSeg rule 4's one rescue
+  // retransmission of the tail, which no later segment could show lost.
+  EXPECT_EQ(link.a->stats().retransmits, 3u);
   std::vector<uint32_t> resent;
   std::set<uint32_t> first;
   for (const Sent& sent : link.out_a.log) {
     if (sent.payload.empty()) continue;
     if (!first.insert(sent.header.sequence).second) resent.push_back(sent.header.sequence - 1001);
   }
-  EXPECT_EQ(resent, (std::vector<uint32_t>{2 * mss, 5 * mss}));
+  EXPECT_EQ(resent, (std::vector<uint32_t>{2 * mss, 5 * mss, 9 * mss}));
 }
 
 TEST(TcpConnectionTransfer, NewRenoRecoveryWithoutSack) {
@@ -257,6 +259,77 @@ TEST(TcpConnectionTransfer, DelayedAckTiming) {
   link.run_for(link.delay);
   ASSERT_EQ(link.out_b.log.size(), before + 1);
   EXPECT_EQ(link.out_b.log.back().header.acknowledgment, 1001u + 100 + 2 * mss);
+}
+
+TEST(TcpConnectionTransfer, DataWithFinIsAckedAtOnce) {
+  Link link;
+  link.handshake();
+  link.a->write(test::pattern(100), link.now);
+  link.a->write(test::pattern(100), link.now);  // Nagle holds it behind the first
+  link.a->shutdown_write(link.now);             // and the FIN pushes it: PSH+FIN
+  const Sent& last = link.out_a.log.back();
+  ASSERT_TRUE(last.has(kTcpFin) && last.has(kTcpPsh) && last.payload.size() == 100);
+  uint64_t sent = link.now;
+  ASSERT_TRUE(link.run_until(
+      [&] { return link.out_b.log.back().header.acknowledgment == 1001u + 200 + 1; }));
+  // No delayed ACK for a FIN (Linux acknowledges it at once): B answers on arrival.
+  EXPECT_EQ(link.now - sent, link.delay);
+}
+
+// RFC 9293 §3.7.1: a segment's payload plus its options fit the peer's MSS, also when
+// B's data segments carry SACK blocks about A's data (Linux's tcp_current_mss); a
+// 1448-byte payload with timestamps and one SACK block would make a 1512-byte datagram.
+TEST(TcpConnectionTransfer, SegmentsCarryingSackBlocksFitTheMss) {
+  Link link;
+  link.handshake();
+  uint32_t mss = link.a->mss();
+  link.drop = drop_once({mss});  // B holds A's data above a hole for a while
+  Bytes from_a = test::pattern(8 * mss, 1), from_b = test::pattern(40 * mss, 2);
+  Bytes got_a, got_b;
+  size_t written_a = 0, written_b = 0;
+  link.step_app = [&] {
+    if (written_a < from_a.size())
+      written_a += link.a->write(std::span(from_a).subspan(written_a), link.now);
+    if (written_b < from_b.size())
+      written_b += link.b->write(std::span(from_b).subspan(written_b), link.now);
+    Link::drain(*link.a, got_a, link.now);
+    Link::drain(*link.b, got_b, link.now);
+  };
+  ASSERT_TRUE(link.run_until(
+      [&] { return got_b.size() == from_a.size() && got_a.size() == from_b.size(); }));
+  EXPECT_TRUE(got_a == from_b && got_b == from_a);
+  size_t with_sack = 0;
+  for (const Sent& sent : link.out_b.log) {
+    EXPECT_LE(sent.wire.size(), size_t{1460 + 20}) << "seq " << sent.header.sequence;
+    if (!sent.payload.empty() && sent.header.options.sack_count > 0) ++with_sack;
+  }
+  EXPECT_GT(with_sack, 0u);
+}
+
+// An ACK lost after a timeout retransmission: B answers the (duplicate) retransmission
+// echoing its TSval (RFC 7323 §4.3), and A does not take the RTO as an RTT sample.
+TEST(TcpConnectionTransfer, LostAckAfterTimeoutDoesNotInflateRtt) {
+  Link link;
+  link.handshake();
+  link.a->write(test::pattern(100), link.now);
+  link.run_for(2 * kMs);
+  uint64_t srtt = link.a->rtt().srtt_ns();
+  // B's ACK of the data is lost once.
+  bool dropped = false;
+  link.drop = [&](bool to_b, const Sent& sent) {
+    if (to_b || dropped || sent.header.acknowledgment != 1001u + 100) return false;
+    dropped = true;
+    return true;
+  };
+  ASSERT_TRUE(link.run_until([&] { return link.a->stats().retransmits > 0; }));
+  const Sent resent = link.out_a.log.back();
+  ASSERT_EQ(resent.header.sequence, 1001u);
+  ASSERT_TRUE(resent.header.options.timestamps);
+  link.run_for(100 * kMs);
+  EXPECT_EQ(link.out_b.log.back().header.options.timestamps->echo_reply,
+            resent.header.options.timestamps->value);
+  EXPECT_LT(link.a->rtt().srtt_ns(), 2 * srtt + 20 * kMs);
+  EXPECT_EQ(link.a->rtt().backoffs(), 0u);
 }
 
 TEST(TcpConnectionTransfer, WriteIsBoundedBySendBuffer) {

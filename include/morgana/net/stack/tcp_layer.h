@@ -150,6 +150,10 @@ class TcpLayer final : private TcpOutput {
   TcpCounters& counters() { return counters_; }
   const TcpLayerStats& stats() const { return stats_; }
   size_t connections() const { return sockets_.size(); }
+  // Connections the application has closed whose data or FIN the peer has not yet
+  // acknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): what an image should wait for before
+  // it exits, or the peer loses the end of the stream.
+  size_t closing() const;
   // Sums the counters of live connections with those of closed ones.
   TcpConnectionStats total_connection_stats() const;
   // Calls f(const TcpConnection&) for every live connection.

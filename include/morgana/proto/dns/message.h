@@ -58,6 +58,12 @@ struct EdnsOption {  // RFC 6891 §6.1.2
   friend bool operator==(const EdnsOption&, const EdnsOption&) = default;
 };
 
+// RFC 8914 §2: an Extended DNS Error option with no EXTRA-TEXT.
+inline EdnsOption extended_error(ExtendedError code) {
+  auto value = static_cast<uint16_t>(code);
+  return {kEdeOptionCode, {static_cast<uint8_t>(value >> 8), static_cast<uint8_t>(value)}};
+}
+
 // The OPT pseudo-RR (RFC 6891 §6.1.2, §6.1.3): CLASS is the sender's UDP payload size, TTL
 // holds the extended RCODE (kept in Message::rcode), version and flags.
 struct Edns {

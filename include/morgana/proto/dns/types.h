@@ -68,6 +68,13 @@ std::optional<Type> parse_type(std::string_view text);
 std::string class_name(Class rclass);  // "IN", or "CLASS42" (RFC 3597 §5)
 std::optional<Class> parse_class(std::string_view text);
 
+// RFC 8914: the Extended DNS Error EDNS option and the INFO-CODEs this server sends.
+inline constexpr uint16_t kEdeOptionCode = 15;
+enum class ExtendedError : uint16_t {
+  kProhibited = 18,        // §4.19: e.g. a zone transfer to an address not allowed
+  kNotAuthoritative = 20,  // §4.21: a query outside our zones
+};
+
 std::string rcode_name(Rcode rcode);     // "NOERROR", "NXDOMAIN", ... or "RCODE42"
 std::string opcode_name(Opcode opcode);  // "QUERY", ... or "OPCODE9"
 

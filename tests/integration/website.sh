@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The website appliance (issue 5). VM: examples/website on morgana-hvt with user-mode
+# networking (libslirp, no root), --net:service=user,forward=tcp:127.0.0.1:PORT-:80, DHCP.
+# Peers on this host, through the forward: curl (every file byte-identical, gzip, HEAD,
+# conditional and range requests), python http.client (1,000 requests on one keep-alive
+# connection), raw sockets (pipelining, malformed requests, a slowloris client).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+reason=$(mg_hvt_skip_reason website)
+[[ -z $reason ]] || mg_skip "hvt: $reason"
+mg_require_commands curl python3 gzip cmp
+site=$MG_SOURCE/examples/website/site
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url=http://127.0.0.1:$port
+
+mg_start --timeout 240 "$MG_HVT_MONITOR" --net:service=user,forward=tcp:127.0.0.1:$port-:80 \
+  "$MG_BUILD/examples/website/website.hvt" --dhcp --header-timeout=3 --max-connections=16
+for _ in $(seq 200); do
+  curl -s -o /dev/null --max-time 1 "$url/" && break
+  kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "the website image ended before serving"; }
+  sleep 0.1
+done
+curl -s -o /dev/null --max-time 2 "$url/" || mg_fail "the website did not answer on $url within 20 s"
+mg_pass "the website answers on $url"
+
+# Every file, byte-identical, plain and through gzip variants.
+count=0
+while IFS= read -r -d '' file; do
+  rel=${file#"$site"/}
+  curl -sf "$url/$rel" -o "$MG_TMP/got" || mg_fail "GET /$rel failed"
+  cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel is not byte-identical to $file"
+  curl -sf --compressed "$url/$rel" -o "$MG_TMP/got" || mg_fail "GET /$rel (gzip) failed"
+  cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel with Accept-Encoding is not identical after decoding"
+  count=$((count + 1))
+done < <(find "$site" -type f -print0)
+mg_pass "$count files byte-identical (identity and gzip)"
+cmp -s "$site/index.html" <(curl -sf "$url/") || mg_fail "/ is not index.html"
+cmp -s "$site/guide/index.html" <(curl -sf "$url/guide/") || mg_fail "/guide/ is not guide/index.html"
+[[ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$url/guide") == "301 $url/guide/" ]] ||
+  mg_fail "/guide does not redirect to /guide/"
+[[ $(curl -s -o "$MG_TMP/404" -w '%{http_code}' "$url/missing.html") == 404 ]] || mg_fail "no 404"
+cmp -s "$site/404.html" "$MG_TMP/404" || mg_fail "the 404 page is not 404.html"
+mg_pass "index files, directory redirect, 404 page"
+
+# Headers: type, validators, gzip negotiation, HEAD.
+headers=$(curl -sI -H 'Accept-Encoding: gzip' "$url/style.css" | tr -d '\r')
+for want in "Content-Type: text/css; charset=utf-8" "Content-Encoding: gzip" "Vary: Accept-Encoding" \
+  "Server: Morgana" "Accept-Ranges: bytes"; do
+  grep -qx "$want" <<<"$headers" || mg_fail "HEAD /style.css lacks '$want': $headers"
+done
+grep -q '^Date: .* GMT$' <<<"$headers" || mg_fail "no Date header"
+etag=$(curl -sI "$url/index.html" | tr -d '\r' | sed -n 's/^ETag: //p')
+lastmod=$(curl -sI "$url/index.html" | tr -d '\r' | sed -n 's/^Last-Modified: //p')
+[[ $etag == \"*\" ]] || mg_fail "no strong ETag: '$etag'"
+mg_pass "Content-Type, Content-Encoding, Vary, Date, Server, ETag $etag"
+
+# Conditional requests (RFC 9110 §13) and ranges (§14).
+code() { curl -s -o "$MG_TMP/body" -w '%{http_code}' "$@"; }
+[[ $(code -H "If-None-Match: $etag" "$url/index.html") == 304 ]] || mg_fail "If-None-Match did not give 304"
+[[ $(code -H "If-Modified-Since: $lastmod" "$url/index.html") == 304 ]] || mg_fail "If-Modified-Since did not give 304"
+[[ $(code -H 'If-None-Match: "other"' "$url/index.html") == 200 ]] || mg_fail "a stale ETag did not give 200"
+[[ $(code -H 'If-Match: "other"' "$url/index.html") == 412 ]] || mg_fail "If-Match did not give 412"
+[[ $(code -r 10-19 "$url/index.html") == 206 ]] || mg_fail "a range did not give 206"
+cmp -s "$MG_TMP/body" <(head -c 20 "$site/index.html" | tail -c 10) || mg_fail "range 10-19 has the wrong bytes"
+[[ $(code -r -100 "$url/style.css") == 206 ]] || mg_fail "a suffix range did not give 206"
+cmp -s "$MG_TMP/body" <(tail -c 100 "$site/style.css") || mg_fail "suffix range has the wrong bytes"
+[[ $(code -r 0-4,10-14 "$url/index.html") == 206 ]] || mg_fail "two ranges did not give 206"
+grep -q 'Content-Range: bytes 10-14/' "$MG_TMP/body" || mg_fail "multipart/byteranges lacks the second part"
+[[ $(code -r 999999- "$url/index.html") == 416 ]] || mg_fail "an unsatisfiable range did not give 416"
+mg_pass "304 (If-None-Match, If-Modified-Since), 412, 206 single/suffix/multipart, 416"
+
+# 1,000 requests on one keep-alive connection, pipelining, malformed requests, slowloris.
+python3 - "$port" "$site" <<'PY' || mg_fail "the Python checks failed (above)"
+import http.client, re, socket, sys, time
+port, site = int(sys.argv[1]), sys.argv[2]
+index = open(site + "/index.html", "rb").read()
+
+def fail(msg):
+    print("FAIL:", msg); sys.exit(1)
+
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+conn.connect()
+local = conn.sock.getsockname()
+for i in range(1000):
+    conn.request("GET", "/index.html" if i % 2 else "/style.css")
+    r = conn.getresponse(); body = r.read()
+    if r.status != 200 or (i % 2 and body != index): fail(f"keep-alive request {i}: {r.status}")
+    if conn.sock.getsockname() != local: fail(f"request {i} used a new connection")
+conn.close()
+print("ok: 1000 requests on one keep-alive connection")
+
+def raw(data, timeout=10):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            out += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+# Pipelined: three requests in one write, answered in order; the last closes.
+out = raw(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\nHEAD /style.css HTTP/1.1\r\nHost: a\r\n\r\n"
+          b"GET /missing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+if not out.startswith(b"HTTP/1.1 200") or index not in out:
+    fail(f"pipelining: {out[:200]!r}")
+# Status lines (the page's text mentions "HTTP/1.1" too, but never before three digits).
+statuses = re.findall(rb"HTTP/1\.1 (\d{3}) [A-Za-z ]+\r\n", out)
+if statuses != [b"200", b"200", b"404"]: fail(f"pipelined statuses {statuses}")
+print("ok: 3 pipelined requests answered in order (200, 200 HEAD, 404)")
+
+# Request bodies: Content-Length, chunked, and Expect: 100-continue.
+out = raw(b"POST /_echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+if not out.startswith(b"HTTP/1.1 200") or not out.endswith(b"hello"): fail(f"POST: {out!r}")
+out = raw(b"POST /_echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+          b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n")
+if not out.endswith(b"abcde"): fail(f"chunked POST: {out!r}")
+print("ok: Content-Length and chunked request bodies")
+
+# Malformed requests: the right status, then the connection closes.
+cases = [
+    (b"GET / HTTP/1.1\r\n\r\n", b"400"),
+    (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", b"400"),
+    (b"BREW / HTTP/1.1\r\nHost: a\r\n\r\n", b"501"),
+    (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", b"505"),
+    (b"DELETE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", b"405"),
+    (b"POST /_echo HTTP/1.1\r\nHost: a\r\n\r\n", b"411"),
+    (b"POST /_echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999\r\n\r\n", b"413"),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", b"414"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X-Big: " + b"b" * 17000 + b"\r\n\r\n", b"431"),
+    (b"POST /_echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", b"501"),
+    (b"POST /_echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
+]
+for request, want in cases:
+    out = raw(request)
+    if not out.startswith(b"HTTP/1.1 " + want): fail(f"{request[:40]!r}: wanted {want}, got {out[:60]!r}")
+print("ok: malformed requests get 400, 405, 411, 413, 414, 431, 501, 505")
+
+# 408: a head that does not complete within the header timeout (3 s here).
+start = time.time()
+out = raw(b"GET / HTTP/1.1\r\nHost: a\r\n", timeout=15)
+if not out.startswith(b"HTTP/1.1 408"): fail(f"incomplete head: {out[:60]!r}")
+print(f"ok: an incomplete head gets 408 after {time.time() - start:.1f} s")
+
+# Slowloris: 40 connections (more than --max-connections=16) trickling header bytes;
+# a normal client must still be served quickly, all along.
+slow = []
+for i in range(40):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n")
+    slow.append(s)
+worst = 0.0
+for round in range(10):
+    for s in slow:
+        try: s.sendall(b"X-a: b\r\n")
+        except OSError: pass
+    t = time.time()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/index.html")
+    r = c.getresponse(); body = r.read(); c.close()
+    if r.status != 200 or body != index: fail(f"normal client during slowloris: {r.status}")
+    worst = max(worst, time.time() - t)
+    time.sleep(0.5)
+for s in slow: s.close()
+print(f"ok: a normal client is served during a 40-connection slowloris (slowest {worst:.2f} s)")
+PY
+mg_pass "keep-alive, pipelining, bodies, malformed requests, 408, slowloris"
+
+# Still serving after all that.
+cmp -s "$site/index.html" <(curl -sf "$url/index.html") || mg_fail "the website stopped serving"
+stats=$(curl -sf "$url/_stats")
+mg_log "server counters: $(tr '\n' ' ' <<<"$stats")"
+mg_stop
+grep -q '^http: 10.0.2.2:[0-9]* "GET /index.html HTTP/1.1" 200 ' "$MG_TMP/stdout" ||
+  mg_fail "no access log line for GET /index.html on the console"
+mg_pass "still serving; access log lines on the console"
+mg_done
