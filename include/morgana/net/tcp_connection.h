@@ -109,6 +109,27 @@ struct TcpConnectionStats {
   uint64_t zero_window_probes = 0;
   uint64_t keepalives = 0;
   uint64_t loss_probes = 0;  // RFC 8985 §7 tail loss probes
+
+  // Sums counters (the TCP layer adds up live and closed connections). Next to the
+  // fields, so a new counter is added in both places at once.
+  TcpConnectionStats& operator+=(const TcpConnectionStats& other) {
+    segments_in += other.segments_in;
+    segments_out += other.segments_out;
+    bytes_in += other.bytes_in;
+    bytes_out += other.bytes_out;
+    retransmits += other.retransmits;
+    timeouts += other.timeouts;
+    fast_recoveries += other.fast_recoveries;
+    out_of_order += other.out_of_order;
+    duplicates += other.duplicates;
+    bad_segments += other.bad_segments;
+    challenge_acks += other.challenge_acks;
+    paws_rejected += other.paws_rejected;
+    zero_window_probes += other.zero_window_probes;
+    keepalives += other.keepalives;
+    loss_probes += other.loss_probes;
+    return *this;
+  }
 };
 
 class TcpConnection {

@@ -16,24 +16,6 @@ constexpr uint16_t kEphemeralFirst = 49152;  // RFC 6335 §6
 // retransmission (RFC 6298's initial RTO is 1 s): it may be evicted for a new SYN.
 constexpr uint64_t kHalfOpenStaleNs = 1'000'000'000;
 
-void add_stats(TcpConnectionStats& into, const TcpConnectionStats& from) {
-  into.segments_in += from.segments_in;
-  into.segments_out += from.segments_out;
-  into.bytes_in += from.bytes_in;
-  into.bytes_out += from.bytes_out;
-  into.retransmits += from.retransmits;
-  into.timeouts += from.timeouts;
-  into.fast_recoveries += from.fast_recoveries;
-  into.out_of_order += from.out_of_order;
-  into.duplicates += from.duplicates;
-  into.bad_segments += from.bad_segments;
-  into.challenge_acks += from.challenge_acks;
-  into.paws_rejected += from.paws_rejected;
-  into.zero_window_probes += from.zero_window_probes;
-  into.keepalives += from.keepalives;
-  into.loss_probes += from.loss_probes;
-}
-
 bool handshaking(TcpState state) {
   return state == TcpState::kSynSent || state == TcpState::kSynReceived;
 }
@@ -341,7 +323,7 @@ bool TcpLayer::make_room() {
   for (auto& [key, socket] : sockets_) {
     if (!socket->app_owned && socket->connection &&
         socket->connection->state() == TcpState::kTimeWait) {
-      add_stats(stats_.closed, socket->connection->stats());
+      stats_.closed += socket->connection->stats();
       sockets_.erase(key);
       return true;
     }
@@ -415,7 +397,7 @@ void TcpLayer::input(const Ipv4Datagram& ip) {
       found->second->connection->state() == TcpState::kTimeWait && !found->second->app_owned) {
     // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reopen a connection in TIME_WAIT; the
     // new ISN comes from the clock, so it is above the old connection's sequence space.
-    add_stats(stats_.closed, found->second->connection->stats());
+    stats_.closed += found->second->connection->stats();
     sockets_.erase(found);
     found = sockets_.end();
   }
@@ -494,7 +476,7 @@ void TcpLayer::forget(detail::TcpSocket& socket) {
 void TcpLayer::sweep() {
   for (detail::TcpSocket* socket : to_reap_) {
     const TcpEndpoints& e = socket->connection->endpoints();
-    add_stats(stats_.closed, socket->connection->stats());
+    stats_.closed += socket->connection->stats();
     sockets_.erase(key_of(e.remote_address, e.remote_port, e.local_port));
   }
   to_reap_.clear();
@@ -528,7 +510,7 @@ size_t TcpLayer::closing() const {
 
 TcpConnectionStats TcpLayer::total_connection_stats() const {
   TcpConnectionStats total = stats_.closed;
-  for (const auto& [key, socket] : sockets_) add_stats(total, socket->connection->stats());
+  for (const auto& [key, socket] : sockets_) total += socket->connection->stats();
   return total;
 }
 
