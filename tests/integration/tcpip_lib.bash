@@ -153,6 +153,22 @@ tcpip_image_start() {
   done
   [[ -n $line ]] || tcpip_fail "$target $example did not say it was listening within 15 s"
   TCPIP_ADDR=${line##* }
+  tcpip_tap_wait_up "$netns"
+}
+
+# Waits (up to 3 s) until the tap's operational state is up. Opening a tap turns its
+# carrier on, but Linux activates its queueing discipline from the link-watch work, which
+# is rate-limited to about once a second: until then frames sent to the tap are silently
+# dropped. An image that closes the tap and a next one that opens it within that second
+# would lose the first ping or SYN (seen in CI as a lost first echo request).
+tcpip_tap_wait_up() {
+  local i state=""
+  for ((i = 0; i < 60; i++)); do
+    state=$(ip netns exec "$1" cat "/sys/class/net/$TCPIP_TAP/operstate" 2>/dev/null || true)
+    [[ $state == up ]] && { sleep 0.02; return 0; }
+    sleep 0.05
+  done
+  tcpip_fail "the tap $TCPIP_TAP is still '$state' 3 s after the image said it was listening"
 }
 
 # Opens and closes one connection to the image (ignoring how it goes).
