@@ -31,8 +31,11 @@ run: deps $(BUILD)/build.ninja
 	$(CMAKE) --build $(BUILD) --target morgana-hvt website.hvt
 	scripts/run-website $(BUILD)
 
+# Installs the SDK an application outside the tree builds against (docs/guide.md): the
+# morgana command, morgana-hvt, headers, libraries and the CMake package, under
+# /usr/local or PREFIX=DIR.
 install: build
-	$(CMAKE) --install $(BUILD)
+	$(CMAKE) --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

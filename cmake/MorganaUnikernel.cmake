@@ -18,8 +18,16 @@
 # morgana_net_socket, and their manifest leaves out the NET devices: the host's sockets
 # stand in for them, so they take no --net option. hvt and virtio images always use
 # Morgana's own stack.
+#
+# The same file serves the tree and the installed SDK (MorganaConfig.cmake), where
+# MORGANA_INTERNAL_INCLUDE_DIR names the installed copy of the ABI header the manifest
+# needs. Each image's path is written to BUILD/morgana-images/<name>.<target>, from which
+# the installed `morgana build` learns what an application folder produces.
 include(${CMAKE_CURRENT_LIST_DIR}/MorganaVirtio.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/MorganaKv.cmake)
+
+# Written again at generation time for the images this configuration still defines.
+file(REMOVE_RECURSE ${CMAKE_BINARY_DIR}/morgana-images)
 
 set(MORGANA_STACK "device" CACHE STRING
   "net::Stack of unix executables: device (Morgana's own) or socket (the host's sockets)")
@@ -94,6 +102,11 @@ function(morgana_unikernel)
     _morgana_manifest(${unix_manifest_cc} ${U_NAME} ${block_count} "${block_entries}")
   endif()
 
+  if(DEFINED MORGANA_INTERNAL_INCLUDE_DIR)
+    set_source_files_properties(${manifest_cc} ${unix_manifest_cc} PROPERTIES
+      INCLUDE_DIRECTORIES ${MORGANA_INTERNAL_INCLUDE_DIR})
+  endif()
+
   foreach(target IN LISTS U_TARGETS)
     set(exe ${U_NAME}.${target})
     if(target STREQUAL "unix")
@@ -101,6 +114,15 @@ function(morgana_unikernel)
     else()
       add_executable(${exe} ${U_SOURCES} ${manifest_cc})
     endif()
+    # The libraries were built as C++20 without GNU extensions; a project outside the
+    # tree that chose no standard gets the same (the tree sets it globally).
+    if(NOT DEFINED CMAKE_CXX_STANDARD)
+      set_target_properties(${exe} PROPERTIES CXX_STANDARD 20 CXX_STANDARD_REQUIRED ON)
+    endif()
+    if(NOT DEFINED CMAKE_CXX_EXTENSIONS)
+      set_target_properties(${exe} PROPERTIES CXX_EXTENSIONS OFF)
+    endif()
+    file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/morgana-images/${exe} CONTENT "$<TARGET_FILE:${exe}>\n")
     foreach(lib IN LISTS U_LIBS)
       if(target STREQUAL "unix")
         target_link_libraries(${exe} PRIVATE ${lib}_host)

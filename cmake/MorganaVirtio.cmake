@@ -2,7 +2,12 @@
 # guest flags, libraries and runtime as hvt) with the virtio platform and cmake/virtio.ld,
 # which places the PVH note and the ring-0 pages (docs/virtio.md).
 
-set(MORGANA_VIRTIO_LINKER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/virtio.ld)
+# MORGANA_LINKER_SCRIPT_DIR: cmake/ in the tree, the SDK's library folder when installed
+# (MorganaGuest.cmake).
+if(NOT DEFINED MORGANA_LINKER_SCRIPT_DIR)
+  set(MORGANA_LINKER_SCRIPT_DIR ${CMAKE_CURRENT_LIST_DIR})
+endif()
+set(MORGANA_VIRTIO_LINKER_SCRIPT ${MORGANA_LINKER_SCRIPT_DIR}/virtio.ld)
 
 # morgana_virtio_link(TARGET IMAGE_NAME): links TARGET as a virtio image whose argv[0]
 # is IMAGE_NAME.
