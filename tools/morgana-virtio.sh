@@ -44,6 +44,43 @@ for i in range(shnum):
 EOF
 }
 
+# virtio_netdev NAME SPEC: the -netdev value for --net:NAME=SPEC. `tap:IFNAME` opens an
+# existing tap; `user[,forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT]...` is QEMU's slirp,
+# restricted like morgana-hvt's (DESIGN.md §4: the guest reaches nothing outside slirp's
+# own services; forwards still come in), IPv4 only, the guest at 10.0.2.15 by DHCP.
+virtio_netdev() {
+  local dev=$1 spec=$2 forward rest
+  case $spec in
+    tap:?*)
+      local ifname=${spec#tap:}
+      [[ $ifname =~ ^[A-Za-z0-9_.-]{1,15}$ ]] ||
+        virtio_die "--net:$dev=$spec: bad interface name '$ifname'"
+      printf 'tap,id=%s,ifname=%s,script=no,downscript=no' "$dev" "$ifname"
+      ;;
+    user | user,*)
+      local netdev="user,id=$dev,restrict=on,ipv6=off,net=10.0.2.0/24,host=10.0.2.2"
+      netdev+=",dhcpstart=10.0.2.15"
+      rest=${spec#user}
+      while [[ -n $rest ]]; do
+        rest=${rest#,}
+        forward=${rest%%,*}
+        rest=${rest#"$forward"}
+        [[ $forward =~ ^forward=tcp:([0-9.]*):([0-9]{1,5})-:([0-9]{1,5})$ ]] ||
+          virtio_die "--net:$dev: '$forward' is not forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT"
+        ((BASH_REMATCH[2] >= 1 && BASH_REMATCH[2] <= 65535 && BASH_REMATCH[3] >= 1 &&
+          BASH_REMATCH[3] <= 65535)) ||
+          virtio_die "--net:$dev: a port of '$forward' is out of range"
+        netdev+=",hostfwd=tcp:${BASH_REMATCH[1]}:${BASH_REMATCH[2]}-:${BASH_REMATCH[3]}"
+      done
+      printf '%s' "$netdev"
+      ;;
+    *)
+      virtio_die "--net:$dev=$spec: give tap:IFNAME or" \
+        "user[,forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT]"
+      ;;
+  esac
+}
+
 virtio_kvm_usable() {
   [[ -e /dev/kvm ]] && (exec 3<>/dev/kvm) 2>/dev/null
 }
@@ -54,6 +91,8 @@ virtio_run() {
   shift
   local -a app_args=()
   local -A blocks=()  # NAME -> FILE[,ro]
+  local -A nets=()    # NAME -> tap:IFNAME | user[,forward=...]...
+  local -A macs=()    # NAME -> MAC
   while [[ $# -gt 0 ]]; do
     option=$1
     shift
@@ -69,8 +108,19 @@ virtio_run() {
         dev=${dev%%=*}
         [[ -z ${blocks[$dev]+set} ]] || virtio_die "--block:$dev given twice"
         blocks[$dev]=${option#--block:*=} ;;
-      --net:* | --net-mac:*)
-        virtio_die "${option%%=*}: virtio-net is not supported on the virtio target yet (issue 6)" ;;
+      --net:*=*)
+        local dev=${option#--net:}
+        dev=${dev%%=*}
+        [[ -z ${nets[$dev]+set} ]] || virtio_die "--net:$dev given twice"
+        nets[$dev]=${option#--net:*=} ;;
+      --net-mac:*=*)
+        local dev=${option#--net-mac:}
+        dev=${dev%%=*}
+        macs[$dev]=${option#--net-mac:*=}
+        [[ ${macs[$dev]} =~ ^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$ ]] ||
+          virtio_die "--net-mac:$dev=${macs[$dev]}: give a MAC address like 02:00:00:00:00:01"
+        ((0x${macs[$dev]:0:2} % 2 == 0)) ||
+          virtio_die "--net-mac:$dev=${macs[$dev]}: a multicast address cannot be a device's" ;;
       *) virtio_die "unknown option '$option' (see morgana --help)" ;;
     esac
   done
@@ -84,30 +134,55 @@ virtio_run() {
   command -v qemu-system-x86_64 >/dev/null ||
     virtio_die "qemu-system-x86_64 is not installed (scripts/install-deps)"
 
-  # The manifest's block devices become virtio-blk devices in manifest order, which is
-  # the order the guest matches them in (src/platform/virtio/devices.cc).
-  local kind dev spec file size
+  # The manifest's devices become virtio devices in manifest order, entry k in slot k:
+  # on microvm virtio-mmio transport k (bus virtio-mmio-bus.k; QEMU would otherwise fill
+  # them from the highest address down), on q35 and pc PCI slot 8 + k, modern-only
+  # virtio-pci without option ROMs. The guest matches the i-th block entry to the i-th
+  # virtio-blk device in slot order and the i-th net entry to the i-th virtio-net device
+  # (src/platform/virtio/devices.cc), so this order is what names them.
+  local kind dev spec file size slot=0 place transport
   local -a devices=()
   local -A declared=()
   while read -r kind dev; do
     [[ -n $kind ]] || continue
     declared[$dev]=1
-    [[ $kind == block ]] ||
-      virtio_die "the image declares $kind device '$dev'; virtio-net is not supported yet"
-    [[ -n ${blocks[$dev]+set} ]] || virtio_die "block device '$dev' is not attached (--block:$dev=FILE)"
-    spec=${blocks[$dev]}
-    file=${spec%,ro}
-    [[ -f $file ]] || virtio_die "--block:$dev: $file does not exist"
-    size=$(stat -c %s "$file")
-    ((size >= 512)) || virtio_die "--block:$dev: $file is smaller than one 512-byte block"
-    [[ $machine == microvm ]] ||
-      virtio_die "--block:$dev: devices need --machine=microvm (virtio-pci is not implemented yet)"
-    local drive="id=$dev,file=$file,format=raw,if=none"
-    [[ $spec == *,ro ]] && drive+=",readonly=on"
-    devices+=(-drive "$drive" -device "virtio-blk-device,drive=$dev")
+    if [[ $machine == microvm ]]; then
+      transport=device place="bus=virtio-mmio-bus.$slot"
+    else
+      transport=pci place="disable-legacy=on,addr=$(printf %x $((8 + slot)))"
+    fi
+    case $kind in
+      block)
+        [[ -n ${blocks[$dev]+set} ]] || virtio_die "block device '$dev' is not attached (--block:$dev=FILE)"
+        spec=${blocks[$dev]}
+        file=${spec%,ro}
+        [[ -f $file ]] || virtio_die "--block:$dev: $file does not exist"
+        size=$(stat -c %s "$file")
+        ((size >= 512)) || virtio_die "--block:$dev: $file is smaller than one 512-byte block"
+        local drive="id=$dev,file=$file,format=raw,if=none"
+        [[ $spec == *,ro ]] && drive+=",readonly=on"
+        devices+=(-drive "$drive" -device "virtio-blk-$transport,drive=$dev,$place")
+        ;;
+      net)
+        [[ -n ${nets[$dev]+set} ]] ||
+          virtio_die "net device '$dev' is not attached (--net:$dev=tap:IFNAME or --net:$dev=user)"
+        local netdev
+        netdev=$(virtio_netdev "$dev" "${nets[$dev]}") || exit 253  # it said why
+        devices+=(-netdev "$netdev")
+        local nic="virtio-net-$transport,netdev=$dev,$place"
+        [[ $transport == pci ]] && nic+=",romfile="  # no iPXE: the image boots with -kernel
+        [[ -n ${macs[$dev]+set} ]] && nic+=",mac=${macs[$dev]}"
+        devices+=(-device "$nic")
+        ;;
+      *) virtio_die "the image declares a device '$dev' of unknown type" ;;
+    esac
+    slot=$((slot + 1))
   done < <(virtio_manifest "$image")
   for dev in "${!blocks[@]}"; do
     [[ -n ${declared[$dev]+set} ]] || virtio_die "--block:$dev: the image declares no device '$dev'"
+  done
+  for dev in "${!nets[@]}" "${!macs[@]}"; do
+    [[ -n ${declared[$dev]+set} ]] || virtio_die "--net:$dev: the image declares no device '$dev'"
   done
 
   # `[platform options --] app args` (docs/virtio.md): the -- is always there, so an
@@ -123,7 +198,8 @@ virtio_run() {
     -nodefaults -no-user-config -display none -no-reboot
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$image" -append "$append")
   # QEMU 7.2's virtio-mmio transports default to the legacy layout; the driver speaks 1.x.
-  ((${#devices[@]})) && qemu+=(-global virtio-mmio.force-legacy=false "${devices[@]}")
+  [[ $machine == microvm ]] && ((${#devices[@]})) && qemu+=(-global virtio-mmio.force-legacy=false)
+  qemu+=(${devices[@]+"${devices[@]}"})
   if ((print_command)); then
     printf '%q ' "${qemu[@]}" -serial stdio
     echo

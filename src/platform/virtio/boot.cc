@@ -16,6 +16,7 @@
 #include "platform/virtio/cmdline.h"
 #include "platform/virtio/gate.h"
 #include "platform/virtio/virtio.h"
+#include "platform/virtio/virtio_net.h"
 
 extern "C" {
 extern uint64_t virtio_boot_tsc;    // start.S: TSC at the PVH entry
@@ -102,6 +103,7 @@ void boot_main();
 
 uint64_t g_ram_end;
 uint64_t g_guard_page;
+bool g_acpi;
 BootStats g_boot_stats;
 
 [[noreturn]] void debug_exit(uint8_t value) {
@@ -139,6 +141,7 @@ extern "C" [[noreturn]] void morgana_virtio_boot(uint64_t start_info_address) {
     memcpy(g_cmdline, cmdline, n + 1);
   }
   g_ram_end = find_ram_end(info);
+  g_acpi = info.rsdp_paddr != 0;
   // The stack: RAM/16 between 64 KiB and 1 MiB at the top of RAM, a guard page below.
   uint64_t stack_size = g_ram_end / 16;
   stack_size = stack_size < (64 << 10)  ? (64 << 10)
@@ -204,7 +207,10 @@ void halt(int status) {
              static_cast<unsigned long long>(monotonic_ns() / 1000), clock_source(),
              static_cast<unsigned long long>(hz / 1000));
     console_write(line);
+    virtio_net_print_stats();
   }
+  // Frames still waiting for a notify (a last datagram) get their chance to leave.
+  virtio_net_flush();
   console_flush();
   if (status < 0 || status > 125) {
     char line[96];

@@ -1,13 +1,14 @@
 // Clocks and idle for virtio images. Monotonic time is the TSC scaled by a fixed-point
 // factor, never an exit. The rate comes from kvmclock when KVM offers it, else CPUID leaf
 // 0x15, else a 5 ms count of PIT channel 2; the wall clock from kvmclock, else the CMOS
-// RTC. yield() sleeps in hlt inside the idle gate, woken by the LAPIC timer (the only use
-// of interrupts, DESIGN.md §3).
+// RTC. yield() sleeps in hlt inside the idle gate, woken by the LAPIC timer or a device
+// interrupt (their only use, DESIGN.md §3).
 #include <cstdint>
 
 #include "morgana/platform/platform.h"
 #include "platform/virtio/gate.h"
 #include "platform/virtio/virtio.h"
+#include "platform/virtio/virtio_net.h"
 
 extern "C" uint64_t virtio_boot_tsc;
 
@@ -187,17 +188,32 @@ uint64_t wall_clock_ns() {
 ReadySet yield(uint64_t deadline_ns) {
   using namespace virtio;
   console_flush();
+  // Received frames sit in shared memory: found without an exit, so a busy image never
+  // sleeps or takes an interrupt.
   if (ReadySet ready = devices_poll()) return ready;
   const uint64_t now = monotonic_ns();
   if (deadline_ns <= now) return 0;
+  // Let the devices interrupt, and look once more: a frame that arrived before they could
+  // raised nothing. One that arrives after this check leaves its interrupt pending in the
+  // local APIC, which ends the hlt at once (no lost wake-up).
+  if (virtio_net_arm_wakeup()) {
+    virtio_net_disarm_wakeup(false);
+    return devices_poll();
+  }
+  __atomic_store_n(&virtio_device_irq, 0, __ATOMIC_RELAXED);
   if (g_timer_mode == TIMER_TSC_DEADLINE) {
-    const uint64_t ticks = static_cast<uint64_t>(
-        (static_cast<unsigned __int128>(deadline_ns) << 32) / g_ns_per_tick_q32);
-    gate(GATE_IDLE, virtio_boot_tsc + ticks + 1);
+    // An unbounded deadline (kNever) would overflow the TSC value and fire at once; the
+    // largest TSC value never comes.
+    const unsigned __int128 ticks =
+        (static_cast<unsigned __int128>(deadline_ns) << 32) / g_ns_per_tick_q32;
+    const uint64_t limit = UINT64_MAX - virtio_boot_tsc - 1;
+    gate(GATE_IDLE,
+         ticks >= limit ? UINT64_MAX : virtio_boot_tsc + static_cast<uint64_t>(ticks) + 1);
   } else {
     const uint64_t wait = deadline_ns - now;
     gate(GATE_IDLE, wait > 0xffffffffu ? 0xffffffffu : wait);
   }
+  virtio_net_disarm_wakeup(__atomic_load_n(&virtio_device_irq, __ATOMIC_RELAXED) != 0);
   return devices_poll();
 }
 

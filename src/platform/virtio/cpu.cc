@@ -14,6 +14,7 @@ extern "C" {
 extern char __image_start[], __ktext_end[], __rodata_start[], __kdata_start[], __kdata_end[];
 extern char __data_start[], __tblock_start[], __tblock_end[], __kbss_start[], _end[];
 void virtio_irq_timer();
+void virtio_irq_device();
 void virtio_irq_spurious();
 
 extern void (*const virtio_fault_stubs[32])();  // one per exception vector (start.S)
@@ -28,7 +29,7 @@ namespace {
 constexpr uint64_t kPresent = 1, kWritable = 2, kUser = 4, kWriteThrough = 8, kNoCache = 16;
 constexpr uint64_t kLarge = 0x80, kNoExecute = 1ull << 63;
 constexpr uint64_t kPage = 4096, kLargePage = 2ull << 20;
-constexpr uint64_t kPageTablePool = 8;  // 4 KiB-granular 2 MiB chunks: image, stack, MMIO
+constexpr uint64_t kPageTablePool = 10;  // 4 KiB-granular 2 MiB chunks: image, stack, MMIO
 constexpr uint64_t kVirtioMmioEnd = kVirtioMmioBase + kVirtioMmioSlots * 512;
 constexpr uint64_t kLapicBase = 0xfee00000;
 
@@ -38,6 +39,7 @@ KBSS(4096) Table g_pdpt;
 KBSS(4096) Table g_pd[4];  // 0..4 GiB
 KBSS(4096) Table g_pt_pool[kPageTablePool];
 uint64_t g_pt_used;
+KBSS(4096) Table g_pt_pci;  // the PCI window's last 2 MiB, page by page (below the IOAPIC)
 
 struct [[gnu::packed]] Tss {
   uint32_t reserved0;
@@ -66,8 +68,10 @@ KBSS(16) uint8_t g_fault_stack[8192];
 }  // namespace
 }  // namespace morgana::platform::virtio
 
-// Loaded by start64 (start.S).
+// Loaded by start64 (start.S); the PCI window's entries by GATE_MAP_PCI.
 extern "C" {
+KBSS(8) uint64_t virtio_pci_pdes[VIRTIO_PCI_PDES];
+KBSS(8) uint64_t* virtio_pci_pd_slot;
 KBSS(4096) morgana::platform::virtio::IdtEntry virtio_idt[256];
 KBSS(4096) morgana::platform::virtio::Tss virtio_tss;
 }
@@ -134,6 +138,25 @@ void map_mmio(uint64_t start, uint64_t end, uint64_t flags) {
   }
 }
 
+// The page directory entries GATE_MAP_PCI installs for [kPciWindowBase, kPciWindowEnd):
+// 2 MiB pages, and for the last 2 MiB (which also holds microvm's virtio-mmio window and
+// ends at the IOAPIC) a page table, all user-accessible, writable, uncached and NX. Not
+// mapped at boot: only images that find PCI devices need them, and on microvm the range
+// holds other devices (the ACPI GED).
+void prepare_pci_window() {
+  static_assert((kPciWindowEnd - kPciWindowBase) / kLargePage == VIRTIO_PCI_PDES);
+  static_assert(kPciWindowBase >> 30 == 3 && (kPciWindowEnd - 1) >> 30 == 3);
+  constexpr uint64_t kMmio = kPresent | kWritable | kUser | kWriteThrough | kNoCache | kNoExecute;
+  for (uint64_t i = 0; i + 1 < VIRTIO_PCI_PDES; ++i) {
+    virtio_pci_pdes[i] = (kPciWindowBase + i * kLargePage) | kMmio | kLarge;
+  }
+  const uint64_t last = kPciWindowEnd - kLargePage;
+  for (uint64_t i = 0; i < 512; ++i) g_pt_pci[i] = (last + i * kPage) | kMmio;
+  virtio_pci_pdes[VIRTIO_PCI_PDES - 1] =
+      reinterpret_cast<uint64_t>(g_pt_pci) | kPresent | kWritable | kUser;
+  virtio_pci_pd_slot = &pte(g_pd[3], kPciWindowBase, 21);
+}
+
 void set_idt_entry(IdtEntry& entry, void (*handler)(), uint8_t ist) {
   const auto address = reinterpret_cast<uint64_t>(handler);
   entry = IdtEntry{static_cast<uint16_t>(address),
@@ -166,12 +189,18 @@ uint64_t build_cpu_tables(uint64_t ram_end, uint64_t stack_bottom, uint64_t stac
   map_ram(ram_end, stack_top);
   map_mmio(kVirtioMmioBase, kVirtioMmioEnd, kWritable | kUser);
   map_mmio(kLapicBase, kLapicBase + kPage, kWritable);
+  // The IOAPICs, supervisor-only: GATE_ROUTE_IRQ programs them (both in one 2 MiB chunk).
+  map_mmio(IOAPIC_BASE, IOAPIC_BASE + kPage, kWritable);
+  map_mmio(IOAPIC2_BASE, IOAPIC2_BASE + kPage, kWritable);
+  prepare_pci_window();
 
-  // Exceptions run on IST1, the timer inside the idle gate (already on the kernel stack).
+  // Exceptions run on IST1, the interrupts inside the idle gate (already on the kernel
+  // stack).
   for (int vector = 0; vector < 32; ++vector) {
     set_idt_entry(virtio_idt[vector], virtio_fault_stubs[vector], 1);
   }
   set_idt_entry(virtio_idt[VECTOR_TIMER], virtio_irq_timer, 0);
+  set_idt_entry(virtio_idt[VECTOR_DEVICE], virtio_irq_device, 0);
   set_idt_entry(virtio_idt[VECTOR_SPURIOUS], virtio_irq_spurious, 0);
 
   // The TSS: ring-0 stacks, and the I/O bitmap that lets CPL 3 reach exactly the legacy
@@ -186,6 +215,7 @@ uint64_t build_cpu_tables(uint64_t ram_end, uint64_t stack_bottom, uint64_t stac
   open_ports(kPitPorts, 4);
   open_ports(0x61, 1);
   open_ports(kCmosPorts, 2);
+  open_ports(kPciConfigPorts, 8);
   return reinterpret_cast<uint64_t>(g_pml4);
 }
 

@@ -13,12 +13,21 @@
 // Gate numbers (eax of the syscall instruction).
 #define GATE_FINISH_BOOT 1
 #define GATE_IDLE 2
-#define GATE_STOP 3  // cli; hlt for good (no isa-debug-exit device)
+#define GATE_STOP 3        // cli; hlt for good (no isa-debug-exit device)
+#define GATE_ROUTE_IRQ 4   // route IOAPIC input (GSI) rdi, 0..47, to VECTOR_DEVICE, edge
+#define GATE_MAP_PCI 5     // map the PCI BAR window (virtio.h: kPciWindowBase), no argument
+#define VIRTIO_PCI_PDES 6  // 2 MiB page directory entries the PCI window spans
 
 // How kGateIdle arms the wake-up timer.
 #define TIMER_NONE 0
 #define TIMER_ONE_SHOT 1      // LAPIC one-shot, count in ns (the 1 GHz bus QEMU and KVM emulate)
 #define TIMER_TSC_DEADLINE 2  // LAPIC TSC-deadline mode: the argument is a TSC value
+
+// The IOAPICs of QEMU's x86 machines: the first (GSI 0-23), and microvm's second (GSI
+// 24-47) that serves its virtio-mmio transports. Mapped supervisor-only (cpu.cc).
+#define IOAPIC_BASE 0xfec00000
+#define IOAPIC2_BASE 0xfec10000
+#define IOAPIC_PINS 24
 
 // Offsets into FinishBoot.
 #define FINISH_CR3 0
@@ -28,6 +37,7 @@
 #define FINISH_LVT_TIMER 28
 
 #define VECTOR_TIMER 32
+#define VECTOR_DEVICE 33  // every device interrupt: it only ends the idle sleep
 #define VECTOR_SPURIOUS 0xff
 
 #ifndef __ASSEMBLER__
@@ -61,6 +71,9 @@ struct FaultFrame {
 // a gate call). An ordinary function call for the compiler: it may clobber what any call
 // clobbers.
 extern "C" void virtio_gate_call(uint64_t number, uint64_t argument);
+// Set to 1 by the device interrupt's ring-0 handler (start.S); the idle path reads and
+// clears it to know what ended the sleep.
+extern "C" uint8_t virtio_device_irq;
 inline void gate(uint64_t number, uint64_t argument) {
   virtio_gate_call(number, argument);
 }

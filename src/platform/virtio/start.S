@@ -127,6 +127,10 @@ gate_dispatch:
   je gate_finish_boot
   cmp $GATE_STOP, %eax
   je gate_stop
+  cmp $GATE_ROUTE_IRQ, %eax
+  je gate_route_irq
+  cmp $GATE_MAP_PCI, %eax
+  je gate_map_pci
 gate_return:
   mov gate_user_rip(%rip), %rdx
   mov gate_user_rsp(%rip), %rcx
@@ -158,6 +162,29 @@ gate_stop:
   cli
   hlt
   jmp gate_stop
+
+/* GATE_ROUTE_IRQ: rdi = GSI (0..47, else nothing happens). Programs that IOAPIC input's
+ * redirection entry: VECTOR_DEVICE, fixed delivery to APIC 0, edge-triggered, active
+ * high, unmasked. Edge, because a level-triggered line still raised at the EOI would be
+ * delivered again at once and end the next sleep for nothing: the device's interrupt is
+ * acknowledged at CPL 3, after the EOI (virtio_net.cc). Only the two IOAPIC pages can be
+ * written here, whatever the caller passes. */
+gate_route_irq:
+  cmp $(2 * IOAPIC_PINS), %rdi
+  jae gate_return
+  mov $IOAPIC_BASE, %eax
+  cmp $IOAPIC_PINS, %edi
+  jb 1f
+  sub $IOAPIC_PINS, %edi
+  mov $IOAPIC2_BASE, %eax
+1:
+  lea 0x11(,%rdi,2), %ecx        /* IOREDTBL high half: the destination */
+  mov %ecx, (%rax)               /* IOREGSEL */
+  movl $0, 0x10(%rax)            /* IOWIN: APIC ID 0 */
+  dec %ecx                       /* low half: vector and mode */
+  mov %ecx, (%rax)
+  movl $VECTOR_DEVICE, 0x10(%rax)
+  jmp gate_return
 
 /* GATE_FINISH_BOOT: rdi = FinishBoot (gate.h), built by boot.cc. Runs once. */
 gate_finish_boot:
@@ -191,7 +218,45 @@ gate_finish_boot:
   mov %edx, 0x320(%rax)          /* LVT timer: vector, mode */
   jmp gate_return
 
+/* GATE_MAP_PCI: no argument. Installs the page directory entries cpu.cc prepared for the
+ * PCI BAR window (user-accessible, uncached) and flushes the TLB. The entries live in
+ * supervisor-only memory, so the caller chooses nothing. */
+gate_map_pci:
+  mov virtio_pci_pd_slot(%rip), %rdi
+  test %rdi, %rdi
+  jz gate_return
+  lea virtio_pci_pdes(%rip), %rsi
+  mov $VIRTIO_PCI_PDES, %ecx
+1:
+  mov (%rsi), %rax
+  mov %rax, (%rdi)
+  add $8, %rsi
+  add $8, %rdi
+  dec %ecx
+  jnz 1b
+  mov %cr3, %rax
+  mov %rax, %cr3
+  jmp gate_return
+
 /* --- Interrupts: they only wake the hlt above. */
+  /* A device: note it (the idle path acknowledges the device then), and stop the timer
+   * armed for this sleep, which would otherwise fire while the image runs and end its
+   * next sleep at once. */
+  .global virtio_irq_device
+virtio_irq_device:
+  movb $1, virtio_device_irq(%rip)
+  cmpl $TIMER_TSC_DEADLINE, virtio_timer_mode(%rip)
+  jne 1f
+  mov $TSC_DEADLINE_MSR, %ecx
+  xor %eax, %eax
+  xor %edx, %edx
+  wrmsr                          /* 0 disarms the TSC-deadline timer */
+  jmp virtio_irq_timer
+1:
+  cmpl $TIMER_ONE_SHOT, virtio_timer_mode(%rip)
+  jne virtio_irq_timer
+  mov $LAPIC_TIMER_INITIAL, %eax
+  movl $0, (%rax)                /* 0 stops the one-shot count */
   .global virtio_irq_timer
 virtio_irq_timer:
   mov $LAPIC_EOI, %eax
@@ -375,6 +440,8 @@ virtio_kernel_stack_top:
   .global virtio_boot_tsc, virtio_start_info
 virtio_boot_tsc: .skip 8
 virtio_start_info: .skip 8
+  .global virtio_device_irq
+virtio_device_irq: .skip 1       /* written by virtio_irq_device, read at CPL 3 */
 
   .section .bss.virtio_boot_stack, "aw", @nobits
   .p2align 4

@@ -18,6 +18,13 @@ inline constexpr uint16_t kCmosPorts = 0x70;      // 0x70..0x71, the RTC
 inline constexpr uint64_t kVirtioMmioBase = 0xfeb00000;
 inline constexpr uint64_t kVirtioMmioSlots = 24;
 
+// PCI configuration mechanism #1 (q35, pc), opened to CPL 3 by the TSS I/O bitmap.
+inline constexpr uint16_t kPciConfigPorts = 0xcf8;  // 0xcf8 address, 0xcfc..0xcff data
+// Where SeaBIOS assigns PCI memory BARs on q35 and pc: downwards from the IOAPIC. Mapped
+// user-accessible and uncached only once an image finds PCI devices (GATE_MAP_PCI).
+inline constexpr uint64_t kPciWindowBase = 0xfe000000;
+inline constexpr uint64_t kPciWindowEnd = 0xfec00000;
+
 // isa-debug-exit makes QEMU exit with (value << 1) | 1, and a process exit status has 8
 // bits, so a guest can say 0..127: 0..125 are the application's, and two stand for the
 // statuses DESIGN.md §4 reserves. `morgana run -t virtio` maps them back (250, 251).
@@ -27,6 +34,7 @@ inline constexpr uint8_t kDebugExitFault = 127;
 // Guest RAM below 4 GiB, from the PVH memory map: [0, g_ram_end) holds the image.
 extern uint64_t g_ram_end;
 extern uint64_t g_guard_page;  // the unmapped page below the stack
+extern bool g_acpi;            // the PVH start info points at ACPI tables (an RSDP)
 
 [[gnu::always_inline]] inline bool is_guard_page(uint64_t address) {
   return address >= g_guard_page && address < g_guard_page + 4096;
@@ -45,6 +53,14 @@ inline void outb(uint16_t port, uint8_t value) {
 inline uint8_t inb(uint16_t port) {
   uint8_t value;
   asm volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+inline void outl(uint16_t port, uint32_t value) {
+  asm volatile("outl %0, %1" : : "a"(value), "Nd"(port));
+}
+inline uint32_t inl(uint16_t port) {
+  uint32_t value;
+  asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
   return value;
 }
 

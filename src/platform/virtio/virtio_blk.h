@@ -1,11 +1,15 @@
-// The virtio-blk driver (virtio-mmio transport): discovery and polled requests. The
-// platform's BlockDevice (devices.cc) maps manifest entries onto these disks.
+// The virtio-blk driver over either transport (transport.h): attaching a device found by
+// the scan (devices.cc) and polled requests. The platform's BlockDevice (devices.cc) maps
+// manifest entries onto these disks.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
 #include "morgana/rt/result.h"
+#include "platform/virtio/transport.h"
 
 namespace morgana::platform::virtio {
 
@@ -14,8 +18,9 @@ struct BlockInfo {
   bool read_only;
 };
 
-// Finds and initialises the virtio-blk devices, in slot (address) order.
-void virtio_blk_discover();
+// Initialises the virtio-blk device behind `transport` and appends it to the disks;
+// disks are numbered in the order they are attached.
+Result<void> virtio_blk_attach(std::unique_ptr<Transport> transport);
 size_t virtio_blk_count();
 BlockInfo virtio_blk_info(size_t disk);
 // Offsets and lengths in bytes, multiples of 512 (checked by the caller).
