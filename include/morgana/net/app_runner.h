@@ -22,14 +22,18 @@
 #include "morgana/async/scope.h"
 #include "morgana/async/task.h"
 #include "morgana/net/app_stack.h"
+#include "morgana/net/stack.h"
 #include "morgana/net/stack_options.h"
 #include "morgana/rt/result.h"
 
 namespace morgana::net {
 
-namespace detail {
-inline constexpr uint64_t kDrainTimeoutNs = 5'000'000'000;
+// How long an application's exit waits for the stack to finish the closes it started
+// (drain(): the data and FIN of every connection it closed acknowledged) before going
+// anyway: a peer that stopped reading or vanished must not keep an image alive.
+inline constexpr uint64_t kExitDrainTimeoutNs = 5'000'000'000;
 
+namespace detail {
 inline async::Task<Result<void>> nothing_to_drain() {
   co_return Result<void>{};
 }
@@ -43,12 +47,35 @@ concept Drainable = requires(S& stack, uint64_t timeout_ns) {
 template <typename S>
 async::Task<Result<void>> drain_if_supported(S& stack) {
   if constexpr (Drainable<S>) {
-    return stack.drain(kDrainTimeoutNs);
+    return stack.drain(kExitDrainTimeoutNs);
   } else {
     return nothing_to_drain();
   }
 }
+}  // namespace detail
 
+// The part of run_network_app after the stack is open, over any net::Stack (the
+// simulation tests run it over simulated stacks, tests/sim/sim_exit_test.cc): waits for an
+// address, runs `body(stack, args)`, then lets the stack finish closing what the body
+// closed, for at most kExitDrainTimeoutNs, and prints the counters if `stats`. Returns
+// the body's result; the caller destroys the stack after it.
+template <Stack S, typename Body>
+async::Task<Result<void>> run_app_on(const char* name, S& stack, std::span<char* const> args,
+                                     Body& body, bool stats) {
+  CO_TRY(co_await stack.wait_configured());
+  std::printf("%s: listening on %s\n", name, stack.ipv4_address().to_string().c_str());
+  Result<void> result = co_await body(stack, args);
+  if (!result)
+    std::printf("%s: %s (%s)\n", name, errc_name(result.error().code),
+                result.error().what ? result.error().what : "");
+  // Let the stack finish closing what the application closed (Morgana's stack; the
+  // kernel does this by itself for sockets) so the peers get every byte and the FIN.
+  (void)co_await detail::drain_if_supported(stack);
+  if (stats) stack.print_stats();
+  co_return result;
+}
+
+namespace detail {
 template <typename Body>
 async::Task<Result<void>> run_network_body(const char* name, const StackOptions& options,
                                            std::span<char* const> args, Body& body) {
@@ -59,17 +86,7 @@ async::Task<Result<void>> run_network_body(const char* name, const StackOptions&
     co_return opened.error();
   }
   std::unique_ptr<AppStack> stack = std::move(*opened);
-  CO_TRY(co_await stack->wait_configured());
-  std::printf("%s: listening on %s\n", name, stack->ipv4_address().to_string().c_str());
-  Result<void> result = co_await body(*stack, args);
-  if (!result)
-    std::printf("%s: %s (%s)\n", name, errc_name(result.error().code),
-                result.error().what ? result.error().what : "");
-  // Let the stack finish closing what the application closed (Morgana's stack; the
-  // kernel does this by itself for sockets) so the peers get every byte and the FIN.
-  (void)co_await drain_if_supported(*stack);
-  if (options.stats) stack->print_stats();
-  co_return result;
+  co_return co_await run_app_on(name, *stack, args, body, options.stats);
 }
 }  // namespace detail
 
@@ -80,17 +97,16 @@ struct ServeProgress {
   async::Event changed;
 };
 
-template <typename Handler>
-async::Task<Result<void>> serve_one(Handler* handler, AppStack::TcpFlow flow,
-                                    ServeProgress* progress) {
+template <typename Handler, typename Flow>
+async::Task<Result<void>> serve_one(Handler* handler, Flow flow, ServeProgress* progress) {
   Result<void> result = co_await (*handler)(std::move(flow));
   ++progress->ended;
   progress->changed.set();
   co_return result;
 }
 
-template <typename Handler>
-async::Task<Result<void>> accept_loop(AppStack* stack, uint16_t port, Handler* handler,
+template <typename S, typename Handler>
+async::Task<Result<void>> accept_loop(S* stack, uint16_t port, Handler* handler,
                                       ServeProgress* progress, async::Scope* tasks) {
   auto listened = co_await stack->tcp().listen(port);
   Result<void> result;
@@ -117,12 +133,13 @@ async::Task<Result<void>> accept_loop(AppStack* stack, uint16_t port, Handler* h
 }  // namespace detail
 
 // Accepts TCP connections on `port` and runs `handler(flow)` (an
-// async::Task<Result<void>> taking an AppStack::TcpFlow) for each as its own task.
-// Returns after `limit` connections have ended (0: only when cancelled or when the
-// listener fails), having stopped the listener and waited for the handlers still running.
-template <typename Handler>
-async::Task<Result<void>> serve_tcp(AppStack& stack, uint16_t port, uint64_t limit,
-                                    Handler handler) {
+// async::Task<Result<void>> taking the stack's TcpFlow, AppStack::TcpFlow in an
+// application) for each as its own task. Returns after `limit` connections have ended (0:
+// only when cancelled or when the listener fails), having stopped the listener and waited
+// for the handlers still running. Only accepted connections count: one that never
+// completed its handshake, or was reset before, was never the application's.
+template <Stack S, typename Handler>
+async::Task<Result<void>> serve_tcp(S& stack, uint16_t port, uint64_t limit, Handler handler) {
   detail::ServeProgress progress;
   async::Scope tasks;
   CO_TRY(tasks.spawn(detail::accept_loop(&stack, port, &handler, &progress, &tasks)));
