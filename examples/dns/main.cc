@@ -1,7 +1,8 @@
 // dns: an authoritative DNS server on UDP and TCP port 53 (RFC 1035 §4.2, RFC 7766),
-// serving the zones compiled into the image (examples/dns/zones). The answering, rate
-// limiting, memo and zone transfers are dns::Server's (morgana/proto/dns/server.h); this
-// file moves bytes between it and the net::Stack.
+// serving the zones compiled into the image (examples/dns/zones; image `dns`) or those of
+// a tar archive on block device `storage` (image `dns_tar`), as zone_source.h describes.
+// The answering, rate limiting, memo and zone transfers are dns::Server's
+// (morgana/proto/dns/server.h); this file moves bytes between it and the net::Stack.
 //
 // Options (after the stack's --ipv4=/--dhcp, see stack_options.h):
 //   --port=N             UDP and TCP port (default 53)
@@ -25,7 +26,7 @@
 #include "morgana/async/async.h"
 #include "morgana/net/app_runner.h"
 #include "morgana/proto/dns/server.h"
-#include "zones.h"
+#include "zone_source.h"
 
 namespace {
 
@@ -69,26 +70,6 @@ bool parse_settings(std::span<char* const> args, Settings& settings) {
   }
   return settings.port > 0 && settings.port <= 65535 && settings.rrl <= 1'000'000 &&
          settings.memo <= 65536 && settings.tcp_idle_seconds > 0 && settings.tcp_connections > 0;
-}
-
-// Parses every compiled-in zone; a zone that does not load stops the server, with the
-// file, line and reason.
-Result<dns::Zones> load_zones() {
-  dns::Zones zones;
-  for (size_t i = 0; i < dns_example::kEmbeddedZoneCount; ++i) {
-    const auto& embedded = dns_example::kEmbeddedZones[i];
-    auto origin = dns::Name::parse(embedded.origin);
-    if (!origin) return origin.error();
-    dns::Diagnostic error;
-    auto zone = dns::Zone::load(embedded.text, *origin, embedded.file, error);
-    if (!zone) {
-      std::printf("dns: %s\n", error.message().c_str());
-      return zone.error();
-    }
-    std::printf("dns: zone %s from %s\n", embedded.origin, embedded.file);
-    if (auto added = zones.add(std::move(*zone)); !added) return added.error();
-  }
-  return zones;
 }
 
 async::Task<Result<void>> serve_udp(net::AppStack::UdpSocket socket, dns::Server* server) {
@@ -197,7 +178,7 @@ async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> arg
         "--idle=S, --connections=N, --report=S)\n");
     co_return Error{Errc::kInvalidArgument, "bad option"};
   }
-  auto zones = load_zones();
+  auto zones = co_await dns_example::load_zones();
   if (!zones) co_return zones.error();
   dns::ServerOptions options;
   options.rrl_per_second = uint32_t(settings.rrl);

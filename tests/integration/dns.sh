@@ -226,4 +226,84 @@ mg_pass "RRL at 10/s: $burst; TCP unaffected"
 sleep 0.2  # dig's TCP connection above has ended
 mg_pass "$(in_ns python3 "$peer" connections "$image_ip" 3)"
 stop_image
+
+# Zones from a disk (issue 7). VM: dns_tar.hvt, the same server with every *.zone file of
+# a tar archive on its block device `storage` (--block:storage=FILE) in place of the
+# compiled-in zone, on the same tap and address. Peer: dig in the namespace. The archive
+# holds a zone of its own (disk.test), so morgana.test must now be REFUSED; replacing the
+# disk file and restarting serves the new content; a zone file that does not parse and a
+# disk that is not a tar archive stop the image with the reason.
+check_zones_from_disk() {
+  local image=$MG_BUILD/examples/dns/dns_tar.hvt disk=$MG_TMP/zones-disk answer
+  if [[ ! -f $image ]]; then
+    echo "SKIPPED: zones from a disk: $image is not built"
+    MG_SKIPPED_PARTS+=("zones from a disk: $image is not built")
+    return
+  fi
+  # write_zone FILE WWW_ADDRESS SERIAL
+  write_zone() {
+    mkdir -p "$(dirname "$1")"
+    cat >"$1" <<ZONE
+; a zone dns_tar serves from its disk
+\$TTL 300
+@    IN  SOA  ns1 hostmaster $3 7200 3600 1209600 300
+     IN  NS   ns1
+ns1  IN  A    10.79.1.1
+www  IN  A    $2
+     IN  TXT  "served from a disk"
+ZONE
+  }
+  start_tar() {
+    mg_start --timeout 120 ip netns exec "$ns" "$MG_HVT_MONITOR" --net:service=tap:$tap \
+      --block:storage="$1" "$image" --ipv4=$image_ip/24
+    wait_for "$image_ip"
+  }
+  write_zone "$disk/zones/disk.test.zone" 10.79.1.80 1
+  echo "not a zone: ignored" >"$disk/README"
+  tar --format=gnu -C "$disk" -cf "$MG_TMP/zones.tar" .
+  start_tar "$MG_TMP/zones.tar"
+  answer=$(in_ns dig @"$image_ip" www.disk.test A +short)
+  [[ $answer == 10.79.1.80 ]] || mg_fail "www.disk.test from the disk: '$answer', not 10.79.1.80"
+  answer=$(in_ns dig @"$image_ip" www.disk.test TXT +tcp +short)
+  [[ $answer == '"served from a disk"' ]] || mg_fail "TXT over TCP from the disk: '$answer'"
+  answer=$(in_ns dig @"$image_ip" nope.disk.test A)
+  [[ $answer == *"status: NXDOMAIN"* ]] || mg_fail "nope.disk.test is not NXDOMAIN: $answer"
+  answer=$(in_ns dig @"$image_ip" www.morgana.test A)
+  [[ $answer == *"status: REFUSED"* ]] ||
+    mg_fail "the compiled-in zone is still served with a disk attached: $answer"
+  stop_image
+  mg_expect_stdout_contains "dns: zone disk.test. from zones/disk.test.zone on block device 'storage'"
+  mg_pass "dns_tar serves disk.test from a GNU tar on its disk; morgana.test is REFUSED"
+
+  # The issue's acceptance: new content on the disk, a restart, the new answers.
+  rm -rf "$disk" && write_zone "$disk/disk.test.zone" 10.79.1.81 2
+  write_zone "$disk/second.test.zone" 10.79.2.80 1
+  tar --format=pax -C "$disk" -cf "$MG_TMP/zones.tar" .
+  start_tar "$MG_TMP/zones.tar"
+  answer=$(in_ns dig @"$image_ip" www.disk.test A +short)
+  [[ $answer == 10.79.1.81 ]] || mg_fail "after replacing the disk, www.disk.test is '$answer'"
+  answer=$(in_ns dig @"$image_ip" www.second.test A +short)
+  [[ $answer == 10.79.2.80 ]] || mg_fail "the second zone of the new disk: '$answer'"
+  stop_image
+  mg_pass "the disk file replaced by a pax tar with two zones: a restart serves both"
+
+  # A zone file that does not parse: its file, line and reason, and the image ends.
+  rm -rf "$disk" && write_zone "$disk/bad.test.zone" 10.79.1.80 1
+  sed -i 's/^www  IN  A    10.79.1.80$/www  IN  A    10.79.1.800/' "$disk/bad.test.zone"
+  tar --format=gnu -C "$disk" -cf "$MG_TMP/bad.tar" .
+  mg_run --timeout 60 ip netns exec "$ns" "$MG_HVT_MONITOR" --net:service=tap:$tap \
+    --block:storage="$MG_TMP/bad.tar" "$image" --ipv4=$image_ip/24
+  mg_expect_status 1 "dns_tar with a zone file that does not parse"
+  mg_expect_stdout_contains "dns: block device 'storage': bad.test.zone:6: "
+  mg_pass "a bad zone file is refused: $(grep "bad.test.zone:6" <<<"$MG_OUT")"
+
+  # A disk that is not a tar archive.
+  head -c 65536 /dev/urandom >"$MG_TMP/garbage.img"
+  mg_run --timeout 60 ip netns exec "$ns" "$MG_HVT_MONITOR" --net:service=tap:$tap \
+    --block:storage="$MG_TMP/garbage.img" "$image" --ipv4=$image_ip/24
+  mg_expect_status 1 "dns_tar with a disk of random bytes"
+  mg_expect_stdout_contains "header checksum mismatch (not a tar archive, or corrupt)"
+  mg_pass "a disk that is not a tar archive is refused: $(grep "refused" <<<"$MG_OUT")"
+}
+check_zones_from_disk
 mg_done

@@ -167,4 +167,52 @@ mg_run "$image" -- --ipv4=127.0.0.1/8 --ipv4-gateway=10.0.0.1
 mg_expect_status 2 "a gateway outside the prefix"
 mg_expect_stdout_contains "--ipv4-gateway=10.0.0.1: not inside the --ipv4 prefix"
 mg_pass "a bad network option is refused, naming it"
+
+# The website on the host's sockets: examples/website built by `morgana build -t unix
+# --stack=socket`, run as a process bound to 127.0.0.1 on a free port (--port=N). Peer:
+# curl on loopback, which fetches every file of examples/website/site byte-identical (and
+# through its gzip variant), the index, the directory redirect and the 404 page; SIGTERM
+# then ends the process with 128+15.
+check_website_on_sockets() {
+  local site=$MG_SOURCE/examples/website/site website port url file rel count=0
+  MG_LAST_CMD="$morgana build -t unix --stack=socket examples/website"
+  MG_STATUS=0
+  MG_OUT=$(cd "$MG_SOURCE" && "$morgana" build -t unix --stack=socket examples/website 2>"$MG_TMP/build.err") ||
+    MG_STATUS=$?
+  MG_ERR=$(tail -n 40 "$MG_TMP/build.err")
+  mg_expect_status 0 "morgana build -t unix --stack=socket examples/website"
+  website=$(printf '%s\n' "$MG_OUT" | tail -n 1)
+  [[ $website == "$MG_BUILD/stack-socket/examples/website/website.unix" && -x $website ]] ||
+    mg_fail "morgana build printed '$website', not the socket-stack website"
+
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  url=http://127.0.0.1:$port
+  mg_start --timeout 120 "$website" -- --ipv4=127.0.0.1/8 --port="$port"
+  for _ in $(seq 100); do
+    curl -s -o /dev/null --max-time 1 "$url/" && break
+    kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "the website ended before serving"; }
+    sleep 0.1
+  done
+  curl -s -o /dev/null --max-time 2 "$url/" || server_fail "the website did not answer on $url"
+  while IFS= read -r -d '' file; do
+    rel=${file#"$site"/}
+    curl -sf "$url/$rel" -o "$MG_TMP/got" || server_fail "GET /$rel failed"
+    cmp -s "$file" "$MG_TMP/got" || server_fail "GET /$rel is not byte-identical to $file"
+    curl -sf --compressed "$url/$rel" -o "$MG_TMP/got" || server_fail "GET /$rel (gzip) failed"
+    cmp -s "$file" "$MG_TMP/got" || server_fail "GET /$rel with Accept-Encoding differs after decoding"
+    count=$((count + 1))
+  done < <(find "$site" -type f -print0)
+  cmp -s "$site/index.html" <(curl -sf "$url/") || server_fail "/ is not index.html"
+  [[ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$url/guide") == "301 $url/guide/" ]] ||
+    server_fail "/guide does not redirect to /guide/"
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "$url/missing.html") == 404 ]] || server_fail "no 404"
+  kill -TERM "$MG_PID"
+  mg_wait
+  mg_expect_status 143 "the website after SIGTERM"
+  mg_expect_stdout_contains "website: listening on 127.0.0.1"
+  grep -q '^http: 127.0.0.1:[0-9]* "GET /index.html HTTP/1.1" 200 ' <<<"$MG_OUT" ||
+    mg_fail "no access log line for GET /index.html"
+  mg_pass "the website on host sockets: $count files byte-identical over loopback port $port (identity and gzip), redirect, 404, SIGTERM"
+}
+check_website_on_sockets
 mg_done

@@ -179,4 +179,110 @@ mg_stop
 grep -q '^http: 10.0.2.2:[0-9]* "GET /index.html HTTP/1.1" 200 ' "$MG_TMP/stdout" ||
   mg_fail "no access log line for GET /index.html on the console"
 mg_pass "still serving; access log lines on the console"
+
+# The site on a disk (issue 5). VM: website_tar.hvt, the same server with its content in a
+# tar archive on block device `storage` (--block:storage=FILE), user-mode networking with
+# a forward from a fresh port. Peer: curl through the forward. A directory with a few
+# files (binary, nested, a precompressed .gz variant, a 404 page, a name with a space) is
+# archived in GNU format, every file fetched and compared byte for byte; then the disk
+# file is replaced by a pax archive of changed content and the image restarted, which
+# must serve the new content; disks that are no tar archive, truncated or blank are
+# refused with the reason and exit status 1.
+check_site_from_disk() {
+  local image=$MG_BUILD/examples/website/website_tar.hvt disk=$MG_TMP/disk-site
+  local url file rel count headers etag first_etag bad
+  if [[ ! -f $image ]]; then
+    echo "SKIPPED: the site on a disk: $image is not built"
+    MG_SKIPPED_PARTS+=("the site on a disk: $image is not built")
+    return
+  fi
+  start_disk_site() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    url=http://127.0.0.1:$port
+    mg_start --timeout 120 "$MG_HVT_MONITOR" --net:service=user,forward=tcp:127.0.0.1:$port-:80 \
+      --block:storage="$1" "$image" --dhcp
+    for _ in $(seq 200); do
+      curl -s -o /dev/null --max-time 1 "$url/" && return 0
+      kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "website_tar ended before serving $1"; }
+      sleep 0.1
+    done
+    mg_fail "website_tar with $1 did not answer on $url within 20 s"
+  }
+  # Every file of $disk, byte-identical; sets count.
+  compare_all() {
+    count=0
+    while IFS= read -r -d '' file; do
+      rel=${file#"$disk"/}
+      curl -sf "$url/${rel// /%20}" -o "$MG_TMP/got" || mg_fail "GET /$rel from the disk failed"
+      cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel is not byte-identical to $file"
+      count=$((count + 1))
+    done < <(find "$disk" -type f -print0)
+  }
+
+  mkdir -p "$disk/docs/deep"
+  printf '<!doctype html><title>From a disk</title><p>first edition\n' >"$disk/index.html"
+  printf '<!doctype html><title>Not here</title><p>not on this disk\n' >"$disk/404.html"
+  printf '<h1>Deep</h1>\n' >"$disk/docs/deep/index.html"
+  printf 'a name with a space\n' >"$disk/with space.txt"
+  head -c 300000 /dev/urandom >"$disk/docs/blob.bin"  # spans many cache blocks
+  for _ in $(seq 200); do echo "p { margin: 0; padding: 1em; color: #123456; }"; done >"$disk/style.css"
+  gzip -9nk "$disk/style.css"
+  tar --format=gnu --sort=name -C "$disk" -cf "$MG_TMP/site.tar" .
+  start_disk_site "$MG_TMP/site.tar"
+  compare_all
+  cmp -s "$disk/index.html" <(curl -sf "$url/") || mg_fail "/ from the disk is not index.html"
+  [[ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$url/docs/deep") == "301 $url/docs/deep/" ]] ||
+    mg_fail "/docs/deep does not redirect to /docs/deep/"
+  [[ $(curl -s -o "$MG_TMP/404" -w '%{http_code}' "$url/missing.html") == 404 ]] || mg_fail "no 404"
+  cmp -s "$disk/404.html" "$MG_TMP/404" || mg_fail "the 404 page is not the disk's 404.html"
+  headers=$(curl -sI -H 'Accept-Encoding: gzip' "$url/style.css" | tr -d '\r')
+  grep -qx "Content-Encoding: gzip" <<<"$headers" || mg_fail "style.css.gz not chosen: $headers"
+  cmp -s "$disk/style.css" <(curl -sf --compressed "$url/style.css") ||
+    mg_fail "style.css through its .gz variant is not identical after decoding"
+  [[ $(curl -s -o "$MG_TMP/body" -w '%{http_code}' -r 100000-199999 "$url/docs/blob.bin") == 206 ]] ||
+    mg_fail "a range of docs/blob.bin did not give 206"
+  cmp -s "$MG_TMP/body" <(tail -c +100001 "$disk/docs/blob.bin" | head -c 100000) ||
+    mg_fail "range 100000-199999 of docs/blob.bin has the wrong bytes"
+  first_etag=$(curl -sI "$url/index.html" | tr -d '\r' | sed -n 's/^ETag: //p')
+  grep -q '^tar_cache_misses [1-9]' <(curl -sf "$url/_stats") || mg_fail "no tar cache counters in /_stats"
+  mg_stop
+  grep -q "^website: serving 7 files from the tar archive on block device 'storage'" "$MG_TMP/stdout" ||
+    mg_fail "website_tar did not say what it serves: $(head -3 "$MG_TMP/stdout")"
+  mg_pass "website_tar: $count files from a GNU tar byte-identical, index, redirect, 404 page, gzip variant, range"
+
+  # The issue's acceptance: replace the disk file with new content, restart, it is served.
+  printf '<!doctype html><title>From a disk</title><p>second edition\n' >"$disk/index.html"
+  rm "$disk/with space.txt"
+  printf 'new in the second edition\n' >"$disk/docs/new.txt"
+  tar --format=pax --sort=name -C "$disk" -cf "$MG_TMP/site.tar" .
+  start_disk_site "$MG_TMP/site.tar"
+  compare_all
+  [[ $(curl -s -o /dev/null -w '%{http_code}' "$url/with%20space.txt") == 404 ]] ||
+    mg_fail "a file removed from the disk is still served"
+  etag=$(curl -sI "$url/index.html" | tr -d '\r' | sed -n 's/^ETag: //p')
+  [[ -n $etag && $etag != "$first_etag" ]] || mg_fail "index.html changed but its ETag did not ($etag)"
+  mg_stop
+  mg_pass "the disk file replaced by a pax tar: after a restart $count new files served, the removed one 404, ETag $first_etag -> $etag"
+
+  # Disks that cannot be served: refused before the network starts, with the reason.
+  head -c 65536 /dev/urandom >"$MG_TMP/garbage.img"
+  head -c 20480 "$MG_TMP/site.tar" >"$MG_TMP/truncated.tar"
+  truncate -s 1M "$MG_TMP/blank.img"
+  for bad in "garbage.img:header checksum mismatch (not a tar archive, or corrupt)" \
+    "truncated.tar:past the end of the device (20480 bytes)" \
+    "blank.img:the tar archive holds no files"; do
+    file=${bad%%:*}
+    mg_run --timeout 60 "$MG_HVT_MONITOR" --net:service=user --block:storage="$MG_TMP/$file" "$image" --dhcp
+    mg_expect_status 1 "website_tar with $file"
+    mg_expect_stdout_contains "website: block device 'storage' refused: "
+    mg_expect_stdout_contains "${bad#*:}"
+    mg_log "$file: $(grep refused <<<"$MG_OUT")"
+  done
+  mg_run --timeout 60 "$MG_HVT_MONITOR" --net:service=user "$image" --dhcp
+  mg_expect_status 253 "website_tar without its disk"
+  mg_expect_stderr_contains "the image needs block device 'storage'"
+  mg_pass "a random, a truncated and a blank disk are refused (status 1, reason named); no disk: the monitor refuses (253)"
+}
+check_site_from_disk
 mg_done

@@ -1,8 +1,8 @@
 // Read-only key-value stores (DESIGN.md §1.2: kv::ReadOnly), the content behind a static
 // website: keys are slash-separated paths ("css/site.css"), values immutable bytes with
 // a size, a modification time and a strong entity tag (RFC 9110 §8.8.3). Two stores
-// satisfy it: content compiled into the image (kv_compiled.h) and, later, a tar archive
-// on a block device.
+// satisfy it: content compiled into the image (kv_compiled.h) and a tar archive on a
+// block device (kv_tar.h), which examples/website and examples/dns choose between per image.
 #pragma once
 
 #include <concepts>

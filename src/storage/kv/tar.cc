@@ -25,6 +25,25 @@ std::string decimal(uint64_t v) {
   return std::to_string(v);
 }
 
+// An entry name as a diagnostic shows it: quoted, bytes outside printable ASCII as \xNN
+// (a disk that is not a tar archive yields random "names" that must not reach a terminal
+// raw), and cut at `shown` bytes.
+std::string quoted(std::string_view name, size_t shown = 100) {
+  std::string out = "'";
+  for (size_t i = 0; i < name.size() && i < shown; ++i) {
+    uint8_t c = uint8_t(name[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(char(c));
+    } else {
+      out += "\\x";
+      out.push_back("0123456789abcdef"[c >> 4]);
+      out.push_back("0123456789abcdef"[c & 15]);
+    }
+  }
+  if (name.size() > shown) out += "...";
+  return out + "'";
+}
+
 void append_hex(std::string& out, uint64_t v) {
   char digits[16];
   int n = 0;
@@ -258,24 +277,26 @@ Result<TarStore> TarStore::create(BlockReader& device, const TarOptions& options
     if (std::all_of(header.begin(), header.end(), [](uint8_t b) { return b == 0; })) break;
 
     std::string_view raw_name = field(header.data(), 0, 100);
+    // A bad checksum usually means the bytes are no header at all: a short excerpt of
+    // the "name" is enough to recognise a corrupt entry.
     if (!checksum_ok(header.data()))
       return fail(diagnostic, Errc::kMalformed, "tar header checksum mismatch",
-                  "entry '" + std::string(raw_name) + "' at offset " + decimal(pos) +
+                  "entry " + quoted(raw_name, 32) + " at offset " + decimal(pos) +
                       ": header checksum mismatch (not a tar archive, or corrupt)");
     int64_t header_size, mtime;
     if (!parse_number(header.data(), 124, 12, header_size) || header_size < 0 ||
         !parse_number(header.data(), 136, 12, mtime))
-      return fail(diagnostic, Errc::kMalformed, "tar header has a bad number",
-                  "entry '" + std::string(raw_name) + "' at offset " + decimal(pos) +
-                      ": bad size or mtime field");
+      return fail(
+          diagnostic, Errc::kMalformed, "tar header has a bad number",
+          "entry " + quoted(raw_name) + " at offset " + decimal(pos) + ": bad size or mtime field");
     char type = char(header[156]);
     uint64_t size =
         pending.has_size && type != 'x' && type != 'L' ? pending.size : uint64_t(header_size);
     uint64_t data = pos + kTarBlock;
     if (size > limit - data)
       return fail(diagnostic, Errc::kOutOfRange, "tar entry extends past the end of the device",
-                  "entry '" + (pending.has_name ? pending.name : std::string(raw_name)) +
-                      "' at offset " + decimal(pos) + " claims " + decimal(size) +
+                  "entry " + quoted(pending.has_name ? pending.name : raw_name) + " at offset " +
+                      decimal(pos) + " claims " + decimal(size) +
                       " bytes, past the end of the device (" + decimal(limit) + " bytes)");
     uint64_t next = data + (size + kTarBlock - 1) / kTarBlock * kTarBlock;
 
@@ -323,16 +344,16 @@ Result<TarStore> TarStore::create(BlockReader& device, const TarOptions& options
                         "entry at offset " + decimal(pos) + " has an empty name");
           case NameStatus::kDotDot:
             return fail(diagnostic, Errc::kMalformed, "tar entry name contains '..'",
-                        "entry '" + full + "': names with '..' are refused");
+                        "entry " + quoted(full) + ": names with '..' are refused");
           case NameStatus::kTooLong:
             return fail(diagnostic, Errc::kOutOfRange, "tar entry name too long",
-                        "entry '" + full.substr(0, 64) + "...': name longer than " +
+                        "entry " + quoted(full) + ": name longer than " +
                             decimal(options.max_name) + " bytes");
         }
         if (store.entries_.size() >= options.max_entries)
-          return fail(
-              diagnostic, Errc::kOutOfRange, "too many tar entries",
-              "more than " + decimal(options.max_entries) + " files (at entry '" + name + "')");
+          return fail(diagnostic, Errc::kOutOfRange, "too many tar entries",
+                      "more than " + decimal(options.max_entries) + " files (at entry " +
+                          quoted(name) + ")");
         if (store.names_.size() + name.size() + 64 > std::numeric_limits<uint32_t>::max())
           return fail(diagnostic, Errc::kNoMemory, "tar names too large",
                       "the archive's names exceed 4 GiB");

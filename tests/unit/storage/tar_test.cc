@@ -265,6 +265,18 @@ TEST(TarStoreTest, BadChecksumIsRefused) {
 TEST(TarStoreTest, NotATarIsRefused) {
   auto f = create_fails(std::vector<uint8_t>(4096, 'A'));
   EXPECT_EQ(f.code, Errc::kMalformed);
+  // A disk of random bytes: the diagnostic says why and shows the "name" it found with
+  // its control and high bytes escaped, since it is printed on a console.
+  std::vector<uint8_t> noise(4096);
+  uint32_t x = 12345;
+  for (uint8_t& b : noise) b = uint8_t((x = x * 1103515245 + 12345) >> 16);
+  noise[0] = 0x1b;  // ESC
+  noise[1] = 0xc3;
+  f = create_fails(noise);
+  EXPECT_EQ(f.code, Errc::kMalformed);
+  EXPECT_NE(f.diagnostic.find("not a tar archive"), std::string::npos) << f.diagnostic;
+  EXPECT_EQ(f.diagnostic.find("entry '\\x1b\\xc3"), 5u) << f.diagnostic;
+  for (char c : f.diagnostic) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << f.diagnostic;
 }
 
 TEST(TarStoreTest, EntryPastTheEndNamesTheEntry) {
