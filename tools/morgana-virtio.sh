@@ -185,6 +185,29 @@ virtio_run() {
     [[ -n ${declared[$dev]+set} ]] || virtio_die "--net:$dev: the image declares no device '$dev'"
   done
 
+  # The console: a virtio console takes the guest's output (a buffer per exit instead of
+  # the 16550's exit per byte on kvm-pvm), the 16550 keeps what must not depend on a
+  # device (boot failures, device reports, panics, faults); both share one stdio chardev
+  # through QEMU's multiplexer (mux=on), in the order the guest wrote. The console sits
+  # right after the manifest's devices (slot k for k devices), the one slot an image
+  # without devices looks at (src/platform/virtio/devices.cc). One port (max_ports=1: no
+  # multiport protocol). Its notify is handled in the vCPU's exit rather than by an ioeventfd where
+  # that can be chosen for it alone (virtio-pci) or it is the only device (microvm's
+  # -global covers every transport): the output is then written when the notify returns,
+  # and QEMU exits ~10 ms sooner on kvm-pvm, where tearing down a VM with ioeventfds
+  # registered takes that long (docs/virtio.md).
+  local -a globals=()
+  if [[ $machine == microvm ]]; then
+    # QEMU 7.2's virtio-mmio transports default to the legacy layout; the drivers speak 1.x.
+    globals+=(-global virtio-mmio.force-legacy=false)
+    ((slot == 0)) && globals+=(-global virtio-mmio.ioeventfd=off)
+    devices+=(-device "virtio-serial-device,bus=virtio-mmio-bus.$slot,max_ports=1")
+  else
+    devices+=(-device
+      "virtio-serial-pci,disable-legacy=on,addr=$(printf %x $((8 + slot))),max_ports=1,ioeventfd=off")
+  fi
+  devices+=(-device "virtconsole,chardev=console")
+
   # `[platform options --] app args` (docs/virtio.md): the -- is always there, so an
   # application argument can never be taken for a platform option.
   local append="" arg
@@ -197,23 +220,31 @@ virtio_run() {
   local -a qemu=(qemu-system-x86_64 -M "$machine,accel=$accel" -cpu "$cpu" -m "$mem" -smp 1
     -nodefaults -no-user-config -display none -no-reboot
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$image" -append "$append")
-  # QEMU 7.2's virtio-mmio transports default to the legacy layout; the driver speaks 1.x.
-  [[ $machine == microvm ]] && ((${#devices[@]})) && qemu+=(-global virtio-mmio.force-legacy=false)
-  qemu+=(${devices[@]+"${devices[@]}"})
+  qemu+=(${globals[@]+"${globals[@]}"} "${devices[@]}")
   if ((print_command)); then
-    printf '%q ' "${qemu[@]}" -serial stdio
+    printf '%q ' "${qemu[@]}" -chardev stdio,id=console,mux=on -serial chardev:console
     echo
     return 0
   fi
-  # The console also goes to a log, from which a panic's frames are symbolised.
+  # The console goes into a file that `tail` streams to stdout. QEMU makes a stdio
+  # chardev's stdout non-blocking, and its virtconsole drops what the chardev does not
+  # take at once (hw/char/virtio-console.c throttles serial ports, not consoles): a pipe
+  # or terminal more than its buffer behind would lose output (measured: a reader that
+  # waited 2 s got 64 KiB of 180). A file takes everything, and is also the log a panic's
+  # frames are symbolised from. QEMU reads no stdin then.
   local tmp
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/morgana-virtio.XXXXXX")
-  qemu+=(-chardev "stdio,id=console,signal=on,logfile=$tmp/console" -serial chardev:console)
+  : >"$tmp/console"
+  qemu+=(-chardev "file,id=console,mux=on,append=on,path=$tmp/console" -serial chardev:console)
 
-  local start_ns status=0 signal=0 pid
+  local start_ns status=0 signal=0 pid relay
   start_ns=$(date +%s%N)
   "${qemu[@]}" </dev/null 2>"$tmp/stderr" &
   pid=$!
+  # It follows the file (inotify) until QEMU has exited, then copies the rest and ends;
+  # -s: how often it looks whether QEMU is still there.
+  tail -c +1 -s 0.02 --pid="$pid" -f "$tmp/console" &
+  relay=$!
   trap 'signal=2; kill -INT $pid 2>/dev/null' INT
   trap 'signal=15; kill -TERM $pid 2>/dev/null' TERM
   while :; do
@@ -221,8 +252,9 @@ virtio_run() {
     wait "$pid" || status=$?
     kill -0 "$pid" 2>/dev/null || break
   done
-  trap - INT TERM
   local elapsed_us=$((($(date +%s%N) - start_ns) / 1000))
+  wait "$relay" || true
+  trap - INT TERM
   grep -v "^qemu-system-x86_64: terminating on signal" "$tmp/stderr" >&2 || true
 
   local guest

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Integration test of examples/block on the virtio target: QEMU -M microvm boots
 # block.virtio with one virtio-blk device over virtio-mmio, `storage`, backed by a 4 MiB
-# temporary file; no peer; KVM when /dev/kvm can be opened, else TCG (printed). It must
-# write, flush and verify every block, checksum a read-only file without changing it, and
-# be refused (253) when the file is missing, too small, not attached or undeclared.
+# temporary file, and the virtio console after it; no peer; KVM when /dev/kvm can be
+# opened, else TCG (printed). It must write, flush and verify every block, find the
+# console, checksum a read-only file without changing it, and be refused (253) when the
+# file is missing, too small, not attached or undeclared.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mg_require_commands qemu-system-x86_64 python3 sha256sum truncate cmp
@@ -29,9 +30,12 @@ PY
 disk=$MG_TMP/disk
 truncate -s "$size" "$disk"
 mg_log "write, flush, verify"
-run --block:storage="$disk" --
+run --stats --block:storage="$disk" --
 mg_expect_status 0
 mg_expect_lines_in_order "block: verified $blocks blocks of 512 bytes"
+# The console's virtio-mmio transport comes after the disk's (slot 1), found by the scan.
+[[ $MG_OUT != *"virtio: virtio-"*" device at"* ]] || mg_fail "the guest reported a device problem"
+mg_expect_stdout_contains $'\nvirtio-console: flushes '
 cmp -s -n "$size" "$disk" /dev/zero && mg_fail "the file is still all zeros after a verified write"
 first=$(sha256sum <"$disk")
 run --block:storage="$disk" --

@@ -2,7 +2,8 @@
 # The virtio target on QEMU's PC machines, whose devices are modern virtio-pci (found on
 # PCI bus 0, configured through memory BARs, MSI-X). VMs: examples/hello on -M q35 with no
 # devices; examples/block on -M q35 with one virtio-blk-pci device backed by a 4 MiB
-# temporary file (write, flush, verify), and on -M pc under TCG read-only (checksum).
+# temporary file (write, flush, verify; the virtio-serial-pci console after it found),
+# and on -M pc under TCG read-only (checksum).
 # KVM when /dev/kvm can be opened, else TCG (printed as "virtio: accel=..."); no peer.
 # virtio-net over virtio-pci is in virtio_echo.sh.
 set -euo pipefail
@@ -36,10 +37,13 @@ truncate -s "$size" "$disk"
 run block --machine=q35 --accel=$accel --stats --block:storage="$disk" --
 mg_expect_status 0
 mg_expect_lines_in_order "block: verified $blocks blocks of 512 bytes"
-[[ $MG_OUT != *"virtio: virtio-blk device at"* ]] || mg_fail "the guest reported a device problem"
+[[ $MG_OUT != *"virtio: virtio-"*" device at"* ]] || mg_fail "the guest reported a device problem"
 cmp -s -n "$size" "$disk" /dev/zero && mg_fail "the file is still all zeros after a verified write"
+# The console's virtio-serial-pci sits after the disk (PCI slot 9), found by the scan.
+mg_expect_stdout_contains $'\nvirtio-console: flushes '
 mg_pass "q35/$accel: $blocks blocks written and verified over virtio-pci;" \
-  "$(grep -m1 '^virtio: stats:' <<<"$MG_OUT" | sed 's/^virtio: stats: //')"
+  "$(grep -m1 '^virtio: stats:' <<<"$MG_OUT" | sed 's/^virtio: stats: //');" \
+  "$(grep -m1 '^virtio-console:' <<<"$MG_OUT")"
 
 mg_log "pc/tcg: virtio-blk-pci, read-only"
 before=$(sha256sum <"$disk")

@@ -16,6 +16,7 @@
 #include "platform/virtio/cmdline.h"
 #include "platform/virtio/gate.h"
 #include "platform/virtio/virtio.h"
+#include "platform/virtio/virtio_console.h"
 #include "platform/virtio/virtio_net.h"
 
 extern "C" {
@@ -197,6 +198,11 @@ std::span<const uint8_t, 32> boot_seed() {
 void halt(int status) {
   using namespace virtio;
   if (g_boot_stats.print) {
+    // The guest's own time stops here, before its output leaves (as it always has: the
+    // figure is the image's work); the output so far goes first, so the console's
+    // counts below cover all of it.
+    const uint64_t run_ns = monotonic_ns();
+    console_flush();
     char line[256];
     const uint64_t hz = tsc_hz();
     snprintf(line, sizeof line,
@@ -204,14 +210,17 @@ void halt(int status) {
              "tsc %llu kHz\n",
              static_cast<unsigned long long>(g_boot_stats.cpl0_ticks * 1000000 / hz),
              static_cast<unsigned long long>(g_boot_stats.boot_ticks * 1000000 / hz),
-             static_cast<unsigned long long>(monotonic_ns() / 1000), clock_source(),
+             static_cast<unsigned long long>(run_ns / 1000), clock_source(),
              static_cast<unsigned long long>(hz / 1000));
     console_write(line);
     virtio_net_print_stats();
+    virtio_console_print_stats();
   }
   // Frames still waiting for a notify (a last datagram) get their chance to leave.
   virtio_net_flush();
-  console_flush();
+  // QEMU exits at the debug-exit write, so the virtio console must have written
+  // everything out before it.
+  console_sync();
   if (status < 0 || status > 125) {
     char line[96];
     snprintf(line, sizeof line, "virtio: halt with status %d, outside 0..125\n", status);

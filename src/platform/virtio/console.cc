@@ -1,7 +1,15 @@
-// Console output for virtio images: a 16550 UART (COM1). Bytes collect in a buffer and
-// go out with one `rep outsb`, which KVM passes to QEMU as one exit for the whole string
-// instead of one per byte. The buffer is flushed at a newline when the last flush is
-// over 1 ms old, when full, and at yield() and halt().
+// Console output for virtio images. Bytes collect in a buffer; a flush hands it to the
+// virtio console when the machine has one (virtio_console.h: one notify, one exit, per
+// flush) and else to the 16550 UART (COM1) with one `rep outsb`, which costs an exit per
+// byte on kvm-pvm (DESIGN.md §4a; one per string where KVM batches string I/O). The
+// buffer is flushed when full, at yield() and halt(), and at a newline once its oldest
+// byte has waited over 1 ms: a burst of lines costs one flush, and an image that computes
+// without yielding still shows its lines about every millisecond.
+//
+// The UART stays for what must come out without the device: output before devices are up,
+// boot failures, device reports, panics (console_write_raw) and the ring-0 fault report
+// (kernel.cc). The virtio console writes asynchronously, so console_write_raw first waits
+// until the device has written everything it was given: output stays in order.
 //
 // The transmitter's status (LSR) is not polled: QEMU's UART never refuses a byte, and a
 // poll would cost an exit per byte on kvm-pvm. A real 16550 would need it.
@@ -10,25 +18,47 @@
 #include "morgana/platform/platform.h"
 #include "morgana/rt/port.h"
 #include "platform/virtio/virtio.h"
+#include "platform/virtio/virtio_console.h"
 
 namespace morgana::platform {
 namespace {
 
-char g_buffer[4096];
-size_t g_used;
-uint64_t g_last_flush_ns;
+constexpr uint64_t kLineDelayNs = 1'000'000;
 
-void write_uart(const char* data, size_t len) {
+char g_buffer[virtio::kConsoleBufferSize];
+size_t g_used;
+uint64_t g_oldest_ns;  // when the first byte now in g_buffer was written
+bool g_flushing;       // a flush is in the driver: a panic there goes to the UART directly
+
+void write_uart(std::string_view text) {
+  const char* data = text.data();
+  size_t len = text.size();
   asm volatile("rep outsb" : "+S"(data), "+c"(len) : "d"(virtio::kSerialPort) : "memory");
+}
+
+void say_given_up() {
+  write_uart(
+      "virtio: the virtio console kept its buffers for 10 s; console output goes to the serial "
+      "port from here\n");
 }
 
 }  // namespace
 
 namespace virtio {
-void console_write_raw(std::string_view text) {
+
+// The bytes not yet flushed; the transmit queue's indices are set by virtio_console.cc.
+ConsoleFaultView g_console_fault_view{g_buffer, &g_used, nullptr, nullptr};
+
+void console_sync() {
   console_flush();
-  write_uart(text.data(), text.size());
+  if (!g_flushing && virtio_console_active() && !virtio_console_drain()) say_given_up();
 }
+
+void console_write_raw(std::string_view text) {
+  console_sync();
+  write_uart(text);
+}
+
 }  // namespace virtio
 
 void console_write(std::string_view text) {
@@ -37,19 +67,29 @@ void console_write(std::string_view text) {
     if (g_used == sizeof g_buffer) console_flush();
     const size_t n =
         text.size() < sizeof g_buffer - g_used ? text.size() : sizeof g_buffer - g_used;
+    if (g_used == 0) g_oldest_ns = monotonic_ns();
     memcpy(g_buffer + g_used, text.data(), n);
     newline = newline || memchr(text.data(), '\n', n) != nullptr;
     g_used += n;
     text.remove_prefix(n);
   }
-  if (newline && monotonic_ns() - g_last_flush_ns > 1000000) console_flush();
+  if (newline && g_used > 0 && monotonic_ns() - g_oldest_ns > kLineDelayNs) console_flush();
 }
 
 void console_flush() {
   if (g_used == 0) return;
-  write_uart(g_buffer, g_used);
+  const std::string_view staged(g_buffer, g_used);
+  if (g_flushing || !virtio::virtio_console_active()) {
+    write_uart(staged);
+  } else {
+    g_flushing = true;
+    if (!virtio::virtio_console_send(staged)) {
+      say_given_up();
+      write_uart(staged);
+    }
+    g_flushing = false;
+  }
   g_used = 0;
-  g_last_flush_ns = monotonic_ns();
 }
 
 }  // namespace morgana::platform

@@ -4,7 +4,9 @@
 // microvm), the i-th net entry the i-th virtio-net device (`morgana run` places them in
 // manifest order, docs/virtio.md). A
 // missing or extra device is reported on the console at boot; opening a missing one
-// fails with kNotFound.
+// fails with kNotFound. A virtio console, which the manifest does not name, becomes the
+// console's output (console.cc): `morgana run` puts it right after the manifest's
+// devices, which is the one slot an image without devices looks at.
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -15,6 +17,7 @@
 #include "platform/virtio/pci.h"
 #include "platform/virtio/virtio.h"
 #include "platform/virtio/virtio_blk.h"
+#include "platform/virtio/virtio_console.h"
 #include "platform/virtio/virtio_mmio.h"
 #include "platform/virtio/virtio_net.h"
 #include "platform/virtio/virtio_pci.h"
@@ -56,52 +59,84 @@ void report(const char* format, std::string_view name) {
 void report_device(uint32_t device_id, const char* where, const char* why) {
   char line[200];
   snprintf(line, sizeof line, "virtio: %s device at %s: %s\n",
-           device_id == virtio::kDeviceIdNet ? "virtio-net" : "virtio-blk", where, why);
+           device_id == virtio::kDeviceIdNet       ? "virtio-net"
+           : device_id == virtio::kDeviceIdConsole ? "virtio-console"
+                                                   : "virtio-blk",
+           where, why);
   virtio::console_write_raw(line);
 }
 
 // Hands a found device to its driver; says on the console why when that fails.
 void attach(uint32_t device_id, std::unique_ptr<virtio::Transport> transport, const char* where) {
-  auto attached = device_id == virtio::kDeviceIdNet
-                      ? virtio::virtio_net_attach(std::move(transport))
-                      : virtio::virtio_blk_attach(std::move(transport));
+  auto attached =
+      device_id == virtio::kDeviceIdNet       ? virtio::virtio_net_attach(std::move(transport))
+      : device_id == virtio::kDeviceIdConsole ? virtio::virtio_console_attach(std::move(transport))
+                                              : virtio::virtio_blk_attach(std::move(transport));
   if (!attached) report_device(device_id, where, attached.error().what);
 }
 
-// Finds the devices and attaches the kinds the manifest uses, in slot order: PCI bus 0
-// on q35 and pc, else microvm's virtio-mmio transports.
+void attach_pci(const virtio::PciVirtio& found) {
+  char where[40];
+  snprintf(where, sizeof where, "PCI 00:%02x.0", found.address.slot);
+  auto transport = virtio::PciTransport::create(found.address);
+  if (!transport) {
+    report_device(found.device_id, where, transport.error().what);
+    return;
+  }
+  attach(found.device_id, std::move(*transport), where);
+}
+
+void attach_mmio(const virtio::MmioDevice& found) {
+  char where[40];
+  snprintf(where, sizeof where, "virtio-mmio slot %u", found.slot);
+  if (found.version != 2) {
+    report_device(found.device_id, where, "legacy (version 1) virtio-mmio is not supported");
+    return;
+  }
+  attach(found.device_id, std::make_unique<virtio::MmioTransport>(found.slot), where);
+}
+
+// Finds the devices and attaches the kinds the manifest uses, and a console, in slot
+// order: PCI bus 0 on q35 and pc, else microvm's virtio-mmio transports.
 void attach_devices(bool wants_net, bool wants_block) {
   auto wanted = [&](uint32_t id) {
     return (id == virtio::kDeviceIdNet && wants_net) ||
-           (id == virtio::kDeviceIdBlock && wants_block);
+           (id == virtio::kDeviceIdBlock && wants_block) || id == virtio::kDeviceIdConsole;
   };
-  char where[40];
   if (virtio::pci_present()) {
     virtio::gate(GATE_MAP_PCI, 0);  // the window SeaBIOS puts BARs in (cpu.cc)
     virtio::PciVirtio found[32];
     const size_t count = virtio::pci_scan_virtio(found, 32);
     for (size_t i = 0; i < count; ++i) {
-      if (!wanted(found[i].device_id)) continue;
-      snprintf(where, sizeof where, "PCI 00:%02x.0", found[i].address.slot);
-      auto transport = virtio::PciTransport::create(found[i].address);
-      if (!transport) {
-        report_device(found[i].device_id, where, transport.error().what);
-        continue;
-      }
-      attach(found[i].device_id, std::move(*transport), where);
+      if (wanted(found[i].device_id)) attach_pci(found[i]);
     }
     return;
   }
   virtio::MmioDevice found[virtio::kVirtioMmioSlots];
   const size_t count = virtio::mmio_scan(found, virtio::kVirtioMmioSlots);
   for (size_t i = 0; i < count; ++i) {
-    if (!wanted(found[i].device_id)) continue;
-    snprintf(where, sizeof where, "virtio-mmio slot %u", found[i].slot);
-    if (found[i].version != 2) {
-      report_device(found[i].device_id, where, "legacy (version 1) virtio-mmio is not supported");
-      continue;
+    if (wanted(found[i].device_id)) attach_mmio(found[i]);
+  }
+}
+
+// Attaches a console in slot `index` only (PCI slot 8 + index on q35/pc, virtio-mmio
+// transport `index` on microvm), where `morgana run` puts it: an image without devices
+// skips the scan, whose exits would cost more than the console saves (two port exits
+// tell the machine, two or three more look at the slot).
+void attach_console(uint32_t index) {
+  if (virtio::pci_present()) {
+    virtio::PciVirtio found;
+    if (!virtio::pci_probe_virtio(static_cast<uint8_t>(8 + index), &found) ||
+        found.device_id != virtio::kDeviceIdConsole) {
+      return;
     }
-    attach(found[i].device_id, std::make_unique<virtio::MmioTransport>(found[i].slot), where);
+    virtio::gate(GATE_MAP_PCI, 0);
+    attach_pci(found);
+    return;
+  }
+  virtio::MmioDevice found;
+  if (virtio::mmio_probe(index, &found) && found.device_id == virtio::kDeviceIdConsole) {
+    attach_mmio(found);
   }
 }
 
@@ -111,13 +146,17 @@ namespace virtio {
 
 void devices_init() {
   // Probing costs an exit per register read (microvm's 24 transports; two per PCI
-  // configuration read), so images without devices skip it.
+  // configuration read), so images without devices look for their console only.
   bool wants_net = false, wants_block = false;
   for (uint32_t i = 0; i < entry_count(); ++i) {
     wants_net |= entry_type(i) == abi::DeviceType::kNet;
     wants_block |= entry_type(i) == abi::DeviceType::kBlock;
   }
-  if (wants_net || wants_block) attach_devices(wants_net, wants_block);
+  if (wants_net || wants_block) {
+    attach_devices(wants_net, wants_block);
+  } else {
+    attach_console(entry_count());
+  }
   size_t next_disk = 0, next_nic = 0;
   for (uint32_t i = 0; i < entry_count(); ++i) {
     g_device_of[i] = kNone;
@@ -166,7 +205,8 @@ uint64_t devices_poll() {
 }  // namespace virtio
 
 // The id of a device is its manifest index; `path` means nothing here (no monitor).
-Result<NetDevice> NetDevice::open(std::string_view name, NetPath) {
+// This driver negotiates no offloads (VIRTIO_NET_F_CSUM and friends): `wanted` gets none.
+Result<NetDevice> NetDevice::open(std::string_view name, NetPath, NetOffloads) {
   for (uint32_t i = 0; i < entry_count(); ++i) {
     if (entry_type(i) != abi::DeviceType::kNet || entry_name(i) != name) continue;
     if (g_device_of[i] == kNone) return Error{Errc::kNotFound, "no virtio-net device attached"};
@@ -183,6 +223,17 @@ Result<void> NetDevice::write(std::span<const uint8_t> frame) {
 
 Result<size_t> NetDevice::read(std::span<uint8_t> buffer) {
   return virtio::virtio_net_read(static_cast<size_t>(g_device_of[id_]), buffer);
+}
+
+Result<void> NetDevice::write(std::span<const uint8_t> frame, const NetFrameMeta& meta) {
+  if (meta.checksum != NetChecksum::kNone || meta.gso_size != 0)
+    return Error{Errc::kInvalidArgument, "offload requested from a device without offloads"};
+  return write(frame);
+}
+
+Result<size_t> NetDevice::read(std::span<uint8_t> buffer, NetFrameMeta& meta) {
+  meta = {};
+  return read(buffer);
 }
 
 Result<BlockDevice> BlockDevice::open(std::string_view name) {

@@ -1,7 +1,8 @@
 // The only C++ that runs at CPL 0: the report of an unhandled exception, printed on the
-// serial port, then the fault status through isa-debug-exit. Kept in .ktext (mapped
-// supervisor-only) and free of library calls; it runs emulated on kvm-pvm, which is
-// slow but fine on a path taken once.
+// serial port after the console output written before it, then the fault status through
+// isa-debug-exit. Kept in .ktext (mapped supervisor-only) and free of library calls; it
+// runs emulated on kvm-pvm, which is slow but fine on a path taken once.
+#include <cstddef>
 #include <cstdint>
 
 #include "platform/virtio/gate.h"
@@ -79,6 +80,39 @@ KERNEL_FN const char* exception_name(uint64_t vector) {
 
 int g_fault_depth [[gnu::section(".kbss.fault")]];
 
+// Whether [address, address + size) lies in the image's RAM: the console's view is data
+// the application could have overwritten, and a fault here would end the report.
+KERNEL_FN bool in_ram(const volatile void* address, uint64_t size) {
+  const auto start = reinterpret_cast<uint64_t>(address);
+  return start >= reinterpret_cast<uint64_t>(__image_start) && start < g_ram_end &&
+         size <= g_ram_end - start;
+}
+
+KERNEL_FN uint64_t read_tsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+// Puts out what the application wrote before the fault, in order, before the report
+// (virtio.h: ConsoleFaultView): the buffers the virtio console's device has been given
+// (it writes them asynchronously, so wait until it has used them all), then the bytes not
+// yet flushed, on the UART.
+KERNEL_FN void put_pending_console() {
+  const ConsoleFaultView& view = g_console_fault_view;
+  if (in_ram(view.avail_index, 2) && in_ram(view.used_index, 2)) {
+    const uint16_t avail = *view.avail_index;
+    // The TSC rate is not at hand here; 2^31 ticks is about a second on these hosts, and
+    // QEMU writes a buffer out within a millisecond or so.
+    const uint64_t start = read_tsc();
+    while (*view.used_index != avail && read_tsc() - start < (1ull << 31)) asm volatile("pause");
+  }
+  if (!in_ram(view.staged_length, sizeof(size_t))) return;
+  const size_t length = *view.staged_length;
+  if (length > kConsoleBufferSize || !in_ram(view.staged, length)) return;
+  for (size_t i = 0; i < length; ++i) out_byte(kSerialPort, static_cast<uint8_t>(view.staged[i]));
+}
+
 }  // namespace
 }  // namespace morgana::platform::virtio
 
@@ -93,6 +127,7 @@ extern "C" KERNEL_FN [[noreturn]] void virtio_kernel_fault(const FaultFrame* fra
     out_byte(kDebugExitPort, kDebugExitFault);
     for (;;) asm volatile("hlt");
   }
+  put_pending_console();
   put("\nvirtio: unhandled ");
   put(exception_name(frame->vector));
   put_field(" (vector ", frame->vector);

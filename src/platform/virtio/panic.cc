@@ -1,7 +1,9 @@
 // A runtime panic in a virtio image: the message, registers and frame addresses on the
-// serial console, then the panic status through isa-debug-exit (`morgana run -t virtio`
-// reports 250). There is no monitor to symbolise the frames: `morgana run` does it with
-// addr2line, and by hand `addr2line -f -e IMAGE ADDRESS` does (docs/virtio.md).
+// serial console, after the output written before the panic (console_write_raw flushes it
+// and waits for the virtio console to write it out), then the panic status through
+// isa-debug-exit (`morgana run -t virtio` reports 250). There is no monitor to symbolise the
+// frames: `morgana run` does it with addr2line, and by hand `addr2line -f -e IMAGE ADDRESS` does
+// (docs/virtio.md).
 #include <cstdio>
 
 #include "morgana/platform/platform.h"

@@ -31,22 +31,31 @@ bool pci_present() {
   return (pci_read32(PciAddress{0, 0, 0}, 0) & 0xffff) != 0xffff;
 }
 
+bool pci_probe_virtio(uint8_t slot, PciVirtio* out) {
+  if (slot >= 32) return false;
+  const PciAddress address{0, slot, 0};
+  const uint32_t id = pci_read32(address, 0);
+  if ((id & 0xffff) != kVendorRedHat) return false;
+  const uint32_t device = id >> 16;
+  uint32_t type = 0;
+  if (device >= 0x1041 && device <= 0x107f) {
+    type = device - 0x1040;
+  } else if (device == 0x1000) {
+    type = kDeviceIdNet;
+  } else if (device == 0x1001) {
+    type = kDeviceIdBlock;
+  } else if (device == 0x1003) {
+    type = kDeviceIdConsole;
+  }
+  if (type == 0) return false;
+  *out = PciVirtio{address, type};
+  return true;
+}
+
 size_t pci_scan_virtio(PciVirtio* out, size_t max) {
   size_t count = 0;
   for (uint8_t slot = 0; slot < 32 && count < max; ++slot) {
-    const PciAddress address{0, slot, 0};
-    const uint32_t id = pci_read32(address, 0);
-    if ((id & 0xffff) != kVendorRedHat) continue;
-    const uint32_t device = id >> 16;
-    uint32_t type = 0;
-    if (device >= 0x1041 && device <= 0x107f) {
-      type = device - 0x1040;
-    } else if (device == 0x1000) {
-      type = kDeviceIdNet;
-    } else if (device == 0x1001) {
-      type = kDeviceIdBlock;
-    }
-    if (type != 0) out[count++] = PciVirtio{address, type};
+    if (pci_probe_virtio(slot, &out[count])) ++count;
   }
   return count;
 }

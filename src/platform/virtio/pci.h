@@ -24,8 +24,11 @@ struct PciVirtio {
 };
 
 // The virtio devices on bus 0 (function 0 of each slot), in slot order: modern ones
-// (PCI device ID 0x1040 + type) and transitional ones (0x1000 net, 0x1001 block), which
-// have the modern interface too. Returns how many were stored (at most `max`).
+// (PCI device ID 0x1040 + type) and transitional ones (0x1000 net, 0x1001 block, 0x1003
+// console), which have the modern interface too. Returns how many were stored (at most
+// `max`).
 size_t pci_scan_virtio(PciVirtio* out, size_t max);
+// Looks at one slot of bus 0 only (one configuration read, two exits).
+bool pci_probe_virtio(uint8_t slot, PciVirtio* out);
 
 }  // namespace morgana::platform::virtio

@@ -17,6 +17,7 @@ namespace morgana::platform::virtio {
 // Device types (virtio 1.2 §5).
 inline constexpr uint32_t kDeviceIdNet = 1;
 inline constexpr uint32_t kDeviceIdBlock = 2;
+inline constexpr uint32_t kDeviceIdConsole = 3;
 
 // Feature bits every driver here deals with (virtio 1.2 §6).
 inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;

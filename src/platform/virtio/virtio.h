@@ -2,6 +2,7 @@
 // files read (memory, clock, devices), and the pieces boot.cc wires together.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -97,7 +98,26 @@ const char* clock_source();
 uint64_t tsc_hz();
 
 // --- console.cc ---------------------------------------------------------------------------
-void console_write_raw(std::string_view text);  // straight to the UART, unbuffered
+// The console's buffer: the most a flush hands over at once.
+inline constexpr size_t kConsoleBufferSize = 4096;
+// Flushes the console and, with a virtio console, waits until the device has written out
+// everything it was given (before the image exits).
+void console_sync();
+// Straight to the UART, unbuffered, after the pending output (console_sync): for boot
+// failures, device reports and panics, which must not depend on a device.
+void console_write_raw(std::string_view text);
+
+// What the ring-0 fault report (kernel.cc) reads to put out, before its own lines, the
+// output written before the fault: it waits (bounded) until the virtio console's device
+// has used every buffer made available, then writes the unflushed bytes to the UART.
+// Plain data, read without trusting it: lengths are clamped, waits bounded.
+struct ConsoleFaultView {
+  const char* staged;                    // console.cc's buffer, kConsoleBufferSize bytes
+  const size_t* staged_length;           // the bytes in it not yet flushed
+  const volatile uint16_t* avail_index;  // the virtio console's transmit queue: its driver
+  const volatile uint16_t* used_index;   // and device indices; null without the device
+};
+extern ConsoleFaultView g_console_fault_view;
 
 // --- devices.cc ---------------------------------------------------------------------------
 void devices_init();

@@ -21,16 +21,22 @@ volatile uint32_t* slot_registers(uint32_t slot) {
 
 }  // namespace
 
-size_t mmio_scan(MmioDevice* out, size_t max) {
+bool mmio_probe(uint32_t slot, MmioDevice* out) {
+  if (slot >= kVirtioMmioSlots) return false;
   // A transport without a device reads DeviceID 0, and so does an address without a
-  // transport: one read per slot finds the devices; the magic is checked on those only.
+  // transport: one read finds a device; the magic is checked on those only.
+  volatile uint32_t* regs = slot_registers(slot);
+  const uint32_t device_id = regs[kRegDeviceId / 4];
+  if (device_id == 0 || regs[kRegMagic / 4] != kMagic) return false;
+  *out = MmioDevice{slot, device_id, regs[kRegVersion / 4]};
+  return true;
+}
+
+size_t mmio_scan(MmioDevice* out, size_t max) {
   g_second_ioapic = slot_registers(8)[kRegMagic / 4] == kMagic;
   size_t count = 0;
   for (uint32_t slot = 0; slot < kVirtioMmioSlots && count < max; ++slot) {
-    volatile uint32_t* regs = slot_registers(slot);
-    const uint32_t device_id = regs[kRegDeviceId / 4];
-    if (device_id == 0 || regs[kRegMagic / 4] != kMagic) continue;
-    out[count++] = MmioDevice{slot, device_id, regs[kRegVersion / 4]};
+    if (mmio_probe(slot, &out[count])) ++count;
   }
   return count;
 }

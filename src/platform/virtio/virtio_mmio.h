@@ -21,6 +21,8 @@ struct MmioDevice {
 // Finds the transports with a device behind them, in slot (address) order; returns how
 // many were stored in `out` (at most `max`). One exit per slot, three per device.
 size_t mmio_scan(MmioDevice* out, size_t max);
+// Looks at one transport only: whether a device is behind it (one exit, three with one).
+bool mmio_probe(uint32_t slot, MmioDevice* out);
 
 // The IOAPIC input (GSI) of a slot's interrupt line on microvm: with ACPI, microvm has a
 // second IOAPIC whose 24 pins serve the 24 transports (GSI 24 + slot); without it, 8

@@ -1,5 +1,8 @@
-// `panic [assert|smash|oom]`: fails on purpose through named functions so
-// tests/integration/panic.sh can check the message and the backtrace's names.
+// `panic [assert|smash|oom|fault] [LINES]`: fails on purpose through named functions so
+// tests/integration/panic.sh can check the message and the backtrace's names; LINES
+// numbered lines printed first let a test check that output before a failure is complete
+// and in order (virtio_hello.sh).
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +33,14 @@ __attribute__((noinline)) void smash_stack(const char* input) {
   asm volatile("" : : "r"(buffer) : "memory");
 }
 
+// An unmapped address (page 0), read from a variable so the compiler cannot see the
+// fault coming: an unhandled page fault, not a panic.
+volatile uintptr_t bad_address = 16;
+__attribute__((noinline)) void touch_unmapped() {
+  *reinterpret_cast<volatile int*>(bad_address) = 1;
+  asm volatile("");
+}
+
 __attribute__((noinline)) void exhaust_memory() {
   std::vector<void*> blocks;
   for (;;) blocks.push_back(malloc(64 << 10));
@@ -38,12 +49,16 @@ __attribute__((noinline)) void exhaust_memory() {
 int app_main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "panic";
   printf("panic test: %s\n", mode);
+  const long lines = argc > 2 ? strtol(argv[2], nullptr, 10) : 0;
+  for (long i = 0; i < lines; ++i) printf("line %ld of %ld before the failure\n", i + 1, lines);
   if (!strcmp(mode, "assert"))
     assert_fails(3);
   else if (!strcmp(mode, "smash"))
     smash_stack("this string is far longer than sixteen bytes");
   else if (!strcmp(mode, "oom"))
     exhaust_memory();
+  else if (!strcmp(mode, "fault"))
+    touch_unmapped();
   else
     panic_outer(41);
   return 0;
