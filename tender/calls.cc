@@ -329,7 +329,8 @@ bool CallHandler::net_ring_setup(uint64_t gpa) {
   if (!io_) {
     args->status = static_cast<int32_t>(abi::CallStatus::kUnsupported);
   } else {
-    if (std::string e = io_->setup_ring(args->handle, args->ring); !e.empty()) return hostile(e);
+    if (std::string e = io_->setup_ring(args->handle, args->ring, &args->offloads); !e.empty())
+      return hostile(e);
     args->status = static_cast<int32_t>(abi::CallStatus::kOk);
   }
   memory_.write(gpa, *args);

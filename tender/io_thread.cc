@@ -25,10 +25,12 @@ void signal_fd(int fd) {
   (void)n;  // an eventfd that is already signalled stays signalled
 }
 
-void clear_fd(int fd) {
-  uint64_t value;
+// Returns the eventfd's counter (how many signals it took since the last read), 0 when
+// it was not signalled.
+uint64_t clear_fd(int fd) {
+  uint64_t value = 0;
   ssize_t n = read(fd, &value, sizeof value);
-  (void)n;
+  return n == sizeof value ? value : 0;
 }
 
 }  // namespace
@@ -89,7 +91,7 @@ IoThread::~IoThread() {
   if (notify_fd_ >= 0) close(notify_fd_);
 }
 
-std::string IoThread::setup_ring(uint32_t handle, uint64_t gpa) {
+std::string IoThread::setup_ring(uint32_t handle, uint64_t gpa, uint32_t* offloads) {
   if (handle >= devices_.size() || !devices_[handle].net)
     return "net_ring_setup: handle " + std::to_string(handle) + " is not a network device";
   if (has_ring(handle))
@@ -100,12 +102,21 @@ std::string IoThread::setup_ring(uint32_t handle, uint64_t gpa) {
   auto bytes = memory_.range(gpa, sizeof(abi::NetRing));
   if (!bytes) return "net_ring_setup: ring at " + std::to_string(gpa) + " is outside guest memory";
   auto* ring = reinterpret_cast<abi::NetRing*>(bytes->data());
+  // TSO only with checksum offload (the tap refuses it alone); a host that refuses
+  // leaves the ring without offloads.
+  NetBackend& backend = *devices_[handle].net;
+  uint32_t wanted = *offloads & backend.offloads();
+  if (!(wanted & abi::kNetRingOffloadChecksum)) wanted = 0;
+  if (!backend.enable_offloads(wanted)) wanted = 0;
+  *offloads = wanted;
+  ring_offloads_[handle] = wanted;
   // The monitor owns rx.head and tx.tail from now on; start them where the guest's are.
   __atomic_store_n(&ring->rx.head, __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE),
                    __ATOMIC_RELEASE);
   __atomic_store_n(&ring->tx.tail, __atomic_load_n(&ring->tx.head, __ATOMIC_ACQUIRE),
                    __ATOMIC_RELEASE);
   rings_[handle].store(ring, std::memory_order_release);
+  own_signals_.fetch_add(1, std::memory_order_relaxed);
   signal_fd(kick_fd_);
   return "";
 }
@@ -134,6 +145,12 @@ void IoThread::kick() {
   signal_fd(kick_fd_);
 }
 
+uint64_t IoThread::kicks() const {
+  uint64_t signals = kick_signals_.load(std::memory_order_relaxed);
+  uint64_t own = own_signals_.load(std::memory_order_relaxed);
+  return signals > own ? signals - own : 0;
+}
+
 std::string IoThread::error() const {
   std::lock_guard lock(error_mutex_);
   return error_;
@@ -146,11 +163,34 @@ void IoThread::fail(uint32_t index, const std::string& message) {
   signal_fd(notify_fd_);  // wakes a vCPU thread waiting in yield so it reports it
 }
 
+uint32_t IoThread::rx_room_needed(uint32_t index) const {
+  // The largest frame the backend may deliver, plus a skip entry to place it unwrapped.
+  return (ring_offloads_[index] & abi::kNetRingOffloadTso4) ? 2 * abi::kNetMaxFrameSlots : 1;
+}
+
+const char* IoThread::check_offload(uint32_t index, const abi::NetDesc& desc) const {
+  const abi::VirtioNetHeader& v = desc.vnet;
+  const uint32_t offloads = ring_offloads_[index];
+  if (v.flags == 0 && v.gso_type == abi::kVirtioNetGsoNone)
+    return desc.len <= kNetMaxFrame ? "" : "frame over the MTU without TSO";
+  if (!(offloads & abi::kNetRingOffloadChecksum)) return "offload metadata on a ring without";
+  if (v.flags != abi::kVirtioNetNeedsCsum) return "flags other than NEEDS_CSUM";
+  if (uint32_t{v.csum_start} + v.csum_offset + 2 > desc.len) return "checksum past the frame";
+  if (v.gso_type == abi::kVirtioNetGsoNone)
+    return desc.len <= kNetMaxFrame ? "" : "frame over the MTU without TSO";
+  if (v.gso_type != abi::kVirtioNetGsoTcpv4 || !(offloads & abi::kNetRingOffloadTso4))
+    return "a GSO type not negotiated";
+  if (v.gso_size == 0 || v.hdr_len > desc.len) return "bad gso_size or hdr_len";
+  return "";
+}
+
 bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
   NetBackend& backend = *devices_[index].net;
+  const bool offloading = ring_offloads_[index] != 0;
   bool moved = false;
 
-  // Guest -> host.
+  // Guest -> host. Every descriptor field is read once (the guest may change it under
+  // us) and checked before its frame is touched.
   uint32_t head = __atomic_load_n(&ring.tx.head, __ATOMIC_ACQUIRE);
   uint32_t tail = __atomic_load_n(&ring.tx.tail, __ATOMIC_RELAXED);
   if (head - tail > abi::kNetRingSlots) {
@@ -159,15 +199,35 @@ bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
     return false;
   }
   while (tail != head) {
-    abi::NetSlot& slot = ring.tx.slots[tail % abi::kNetRingSlots];
-    uint32_t len = __atomic_load_n(&slot.len, __ATOMIC_RELAXED);  // read once
-    if (len >= 14 && len <= 14 + kNetMtu) backend.send(std::span<const uint8_t>(slot.data, len));
-    ++tail;
+    const uint32_t at = tail % abi::kNetRingSlots;
+    abi::NetDesc desc;
+    std::memcpy(&desc, &ring.tx.desc[at], sizeof desc);  // one read of the guest's entry
+    const uint32_t slots = desc.slots;
+    // Structure: an entry covers at least one slot, within what the guest published,
+    // without wrapping, and a frame fits the slots it claims.
+    if (slots == 0 || slots > head - tail || at + slots > abi::kNetRingSlots ||
+        (desc.len != 0 && abi::net_frame_slots(desc.len) != slots)) {
+      fail(index, "net ring " + std::to_string(index) + ": tx entry at " + std::to_string(tail) +
+                      " (len " + std::to_string(desc.len) + ", slots " + std::to_string(slots) +
+                      ") does not fit the ring");
+      return false;
+    }
+    if (desc.len != 0) {
+      std::span<const uint8_t> frame(ring.tx.data[at], desc.len);
+      if (!offloading) {
+        if (desc.len >= kNetMinFrame && desc.len <= kNetMaxFrame) backend.send(frame);
+      } else if (const char* why = check_offload(index, desc); *why != '\0') {
+        backend.note_drop(NetDrop::kSendBadOffload);
+      } else {
+        backend.send_offloaded(frame, desc.vnet);
+      }
+    }
+    tail += slots;
     moved = true;
   }
   __atomic_store_n(&ring.tx.tail, tail, __ATOMIC_RELEASE);
 
-  // Host -> guest, while the rx queue has room.
+  // Host -> guest, while the rx queue has room for the largest frame the host may send.
   uint32_t rx_head = __atomic_load_n(&ring.rx.head, __ATOMIC_RELAXED);
   uint32_t rx_tail = __atomic_load_n(&ring.rx.tail, __ATOMIC_ACQUIRE);
   if (rx_head - rx_tail > abi::kNetRingSlots) {
@@ -175,13 +235,31 @@ bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
                     " is ahead of head " + std::to_string(rx_head));
     return false;
   }
+  const uint32_t room = rx_room_needed(index);
+  const size_t capacity = offloading ? abi::kNetMaxOffloadFrame : kNetMaxFrame;
+  const uint32_t needed_slots = abi::net_frame_slots(static_cast<uint32_t>(capacity));
   bool produced = false;
-  while (rx_head - rx_tail < abi::kNetRingSlots) {
-    abi::NetSlot& slot = ring.rx.slots[rx_head % abi::kNetRingSlots];
-    size_t n = backend.recv(std::span<uint8_t>(slot.data, sizeof slot.data));
+  while (abi::kNetRingSlots - (rx_head - rx_tail) >= room) {
+    uint32_t at = rx_head % abi::kNetRingSlots;
+    uint32_t skip = 0;
+    if (abi::kNetRingSlots - at < needed_slots) {
+      skip = abi::kNetRingSlots - at;  // the frame goes to slot 0
+      at = 0;
+    }
+    abi::VirtioNetHeader vnet{};
+    std::span<uint8_t> buf(ring.rx.data[at], size_t{needed_slots} * abi::kNetSlotSize);
+    size_t n = offloading ? backend.recv_offloaded(buf.first(capacity), vnet)
+                          : backend.recv(buf.first(capacity));
     if (n == 0) break;
-    __atomic_store_n(&slot.len, static_cast<uint32_t>(n), __ATOMIC_RELAXED);
-    ++rx_head;
+    if (skip != 0) {
+      ring.rx.desc[rx_head % abi::kNetRingSlots] =
+          abi::NetDesc{0, static_cast<uint16_t>(skip), 0, {}, 0, 0};
+      rx_head += skip;
+    }
+    const uint32_t slots = abi::net_frame_slots(static_cast<uint32_t>(n));
+    ring.rx.desc[at] =
+        abi::NetDesc{static_cast<uint32_t>(n), static_cast<uint16_t>(slots), 0, vnet, 0, 0};
+    rx_head += slots;
     __atomic_store_n(&ring.rx.head, rx_head, __ATOMIC_RELEASE);
     produced = true;
   }
@@ -217,11 +295,13 @@ void IoThread::loop() {
       // Watch the backend only while the guest has room for what it would deliver.
       uint32_t used = __atomic_load_n(&ring->rx.head, __ATOMIC_RELAXED) -
                       __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE);
-      if (used < abi::kNetRingSlots) fds[n++] = pollfd{devices_[i].net->wait_fd(), POLLIN, 0};
+      if (abi::kNetRingSlots - used >= rx_room_needed(i))
+        fds[n++] = pollfd{devices_[i].net->wait_fd(), POLLIN, 0};
     }
     if (!pending) {
       int rc = poll(fds, n, kConsolePollMs);
-      if (rc > 0 && (fds[0].revents & POLLIN)) clear_fd(kick_fd_);
+      if (rc > 0 && (fds[0].revents & POLLIN))
+        kick_signals_.fetch_add(clear_fd(kick_fd_), std::memory_order_relaxed);
     }
     for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
       if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire))

@@ -28,9 +28,10 @@ class IoThread {
                                          std::string& error);
   ~IoThread();  // stops and joins the thread
 
-  // kNetRingSetup from the vCPU thread: validates the ring's placement and starts
-  // serving it. Returns "" or why the request is hostile.
-  std::string setup_ring(uint32_t handle, uint64_t gpa);
+  // kNetRingSetup from the vCPU thread: validates the ring's placement, turns on the
+  // offloads of `*offloads` (abi::kNetRingOffload*) that the backend can do (and sets
+  // *offloads to them), and starts serving it. Returns "" or why the request is hostile.
+  std::string setup_ring(uint32_t handle, uint64_t gpa, uint32_t* offloads);
   bool has_ring(uint32_t handle) const { return rings_[handle].load(std::memory_order_acquire); }
 
   // Devices whose rx queue holds frames (bit i = device i).
@@ -42,6 +43,9 @@ class IoThread {
 
   // A kick that arrived as an exit (no ioeventfd).
   void kick();
+  // Kicks the guest made so far (through the ioeventfd or as exits), for --stats: each is
+  // a VM exit on kvm-pvm even when the kernel handles it (DESIGN.md §4a).
+  uint64_t kicks() const;
 
   // Set when the guest broke a ring's invariants; the vCPU thread ends it as hostile.
   std::string error() const;
@@ -51,15 +55,24 @@ class IoThread {
       : memory_(memory), console_(console), devices_(devices) {}
   void loop();
   bool serve(uint32_t index, abi::NetRing& ring);  // true when it moved a frame
+  // Slots that must be free in a ring's rx queue before the next host frame is read.
+  uint32_t rx_room_needed(uint32_t index) const;
+  // Why a guest frame's offload metadata cannot go to the host ("" when it can).
+  const char* check_offload(uint32_t index, const abi::NetDesc& desc) const;
   void fail(uint32_t index, const std::string& message);
 
   const GuestMemory& memory_;
   ConsoleDrain& console_;
   std::vector<AttachedDevice>& devices_;
   std::atomic<abi::NetRing*> rings_[abi::kMaxDevices] = {};
+  uint32_t ring_offloads_[abi::kMaxDevices] = {};  // set before the ring is published
   int kick_fd_ = -1;
   int notify_fd_ = -1;
   std::atomic<bool> vcpu_waiting_{false};
+  // The kick eventfd's counter as the thread consumed it, and the signals the monitor
+  // itself put there (ring setup): the difference is the guest's kicks.
+  std::atomic<uint64_t> kick_signals_{0};
+  std::atomic<uint64_t> own_signals_{0};
   std::atomic<bool> stop_{false};
   mutable std::mutex error_mutex_;
   std::string error_;

@@ -3,6 +3,7 @@
 // drops privileges with seccomp, then runs the vCPU and serves its calls.
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -327,8 +328,13 @@ int run(int argc, char** argv) {
   phase("io-thread");
 
   SeccompPolicy policy;
-  for (const host::NetAttachment& a : options.nets)
+  bool tap = false;
+  for (const host::NetAttachment& a : options.nets) {
     if (a.kind == host::NetAttachment::Kind::kUser) policy.user_net = UserNetCalls::kAllow;
+    tap |= a.kind == host::NetAttachment::Kind::kTap;
+  }
+  // The guest's ring setup turns the tap's offloads on (and the tap's teardown off).
+  if (tap) policy.ioctls.push_back(TUNSETOFFLOAD);
   if (std::string e = install_seccomp(policy); !e.empty()) return refuse(e);
   phase("seccomp");
 
@@ -422,6 +428,9 @@ int run(int argc, char** argv) {
       if (st.calls[i]) fprintf(stderr, " %s %" PRIu64, names[i], st.calls[i]);
     if (st.faults) fprintf(stderr, " fault %" PRIu64, st.faults);
     if (st.other) fprintf(stderr, " other %" PRIu64, st.other);
+    // Kicks go to an in-kernel ioeventfd, so they are not exits this process sees; each
+    // is still a VM exit (30-80 µs on kvm-pvm).
+    if (io) fprintf(stderr, "; %" PRIu64 " ring kicks", io->kicks());
     fputc('\n', stderr);
     for (const AttachedDevice& d : devices) {
       if (!d.net) continue;
@@ -429,6 +438,8 @@ int run(int argc, char** argv) {
       fprintf(stderr, "morgana-hvt: stats: net %s: %" PRIu64 " frames in, %" PRIu64 " out, %s",
               d.name.c_str(), c.frames_in, c.frames_out,
               io && io->has_ring(static_cast<uint32_t>(&d - devices.data())) ? "rings" : "calls");
+      if (c.gso_in || c.gso_out)
+        fprintf(stderr, " (%" PRIu64 " merged in, %" PRIu64 " TSO out)", c.gso_in, c.gso_out);
       for (size_t r = 0; r < c.drops.size(); ++r)
         if (c.drops[r])
           fprintf(stderr, ", %" PRIu64 " dropped (%s)", c.drops[r],

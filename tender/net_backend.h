@@ -10,6 +10,8 @@
 #include <span>
 #include <string>
 
+#include "platform/abi/hvt_abi.h"
+
 namespace morgana::tender {
 
 // The guest's MTU on every backend, and the longest frame either direction carries:
@@ -20,13 +22,15 @@ inline constexpr size_t kNetMinFrame = 14;  // an Ethernet header and nothing el
 
 // Why a frame was dropped. Every drop goes through NetCounterCells::drop(reason).
 enum class NetDrop : uint8_t {
-  kSendTooShort,   // guest frame shorter than an Ethernet header
-  kSendTooLarge,   // guest frame longer than kNetMaxFrame
-  kSendQueueFull,  // the host side cannot take it now (tap EAGAIN, slirp queue full)
-  kSendError,      // the host refused it (tap write error other than EAGAIN)
-  kRecvTooLarge,   // host frame longer than the caller's buffer or kNetMaxFrame
-  kRecvQueueFull,  // user: slirp produced a frame while the to-guest queue was full
-  kRecvError,      // tap read error other than EAGAIN
+  kSendTooShort,    // guest frame shorter than an Ethernet header
+  kSendTooLarge,    // guest frame longer than kNetMaxFrame
+  kSendQueueFull,   // the host side cannot take it now (tap EAGAIN, slirp queue full)
+  kSendError,       // the host refused it (tap write error other than EAGAIN)
+  kRecvTooLarge,    // host frame longer than the caller's buffer or kNetMaxFrame
+  kRecvQueueFull,   // user: slirp produced a frame while the to-guest queue was full
+  kRecvError,       // tap read error other than EAGAIN
+  kSendBadOffload,  // guest offload metadata that is malformed or was not negotiated
+  kRecvBadOffload,  // host metadata we never asked for (another GSO type)
   kCount
 };
 
@@ -46,6 +50,10 @@ inline const char* net_drop_name(NetDrop reason) {
       return "recv_queue_full";
     case NetDrop::kRecvError:
       return "recv_error";
+    case NetDrop::kSendBadOffload:
+      return "send_bad_offload";
+    case NetDrop::kRecvBadOffload:
+      return "recv_bad_offload";
     case NetDrop::kCount:
       break;
   }
@@ -59,6 +67,8 @@ struct NetCounters {
   uint64_t bytes_in = 0;
   uint64_t frames_out = 0;
   uint64_t bytes_out = 0;
+  uint64_t gso_in = 0;   // frames carrying many TCP segments (GRO / TSO), host → guest
+  uint64_t gso_out = 0;  // and guest → host
   std::array<uint64_t, static_cast<size_t>(NetDrop::kCount)> drops{};
 
   uint64_t dropped(NetDrop reason) const { return drops[static_cast<size_t>(reason)]; }
@@ -82,6 +92,8 @@ class NetCounterCells {
     frames_in_.fetch_add(1, std::memory_order_relaxed);
     bytes_in_.fetch_add(bytes, std::memory_order_relaxed);
   }
+  void gso_received() { gso_in_.fetch_add(1, std::memory_order_relaxed); }
+  void gso_sent() { gso_out_.fetch_add(1, std::memory_order_relaxed); }
   void drop(NetDrop reason) {
     drops_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   }
@@ -91,6 +103,8 @@ class NetCounterCells {
     c.bytes_in = bytes_in_.load(std::memory_order_relaxed);
     c.frames_out = frames_out_.load(std::memory_order_relaxed);
     c.bytes_out = bytes_out_.load(std::memory_order_relaxed);
+    c.gso_in = gso_in_.load(std::memory_order_relaxed);
+    c.gso_out = gso_out_.load(std::memory_order_relaxed);
     for (size_t i = 0; i < drops_.size(); ++i)
       c.drops[i] = drops_[i].load(std::memory_order_relaxed);
     return c;
@@ -98,6 +112,7 @@ class NetCounterCells {
 
  private:
   std::atomic<uint64_t> frames_in_{0}, bytes_in_{0}, frames_out_{0}, bytes_out_{0};
+  std::atomic<uint64_t> gso_in_{0}, gso_out_{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(NetDrop::kCount)> drops_{};
 };
 
@@ -127,8 +142,26 @@ class NetBackend {
   // recv() until it returns 0. Owned by the backend; valid for its lifetime.
   virtual int wait_fd() const = 0;
 
+  // Offloads (abi::kNetRingOffload*) the backend can do: a tap does checksums and TSO,
+  // user networking none. enable_offloads() turns on a subset for the guest's ring
+  // (false when the host refuses: then none are on); from then on frames travel with
+  // virtio_net_hdr metadata through the *_offloaded calls, which the caller has checked
+  // (send: io_thread's validation; lengths up to abi::kNetMaxOffloadFrame).
+  virtual uint32_t offloads() const { return 0; }
+  virtual bool enable_offloads(uint32_t offloads) { return offloads == 0; }
+  virtual void send_offloaded(std::span<const uint8_t> frame, const abi::VirtioNetHeader& vnet) {
+    (void)vnet;
+    send(frame);
+  }
+  virtual size_t recv_offloaded(std::span<uint8_t> buf, abi::VirtioNetHeader& vnet) {
+    vnet = {};
+    return recv(buf);
+  }
+
   size_t mtu() const { return kNetMtu; }
   NetCounters counters() const { return counters_.snapshot(); }
+  // A frame the caller dropped before it reached the backend (bad guest metadata).
+  void note_drop(NetDrop reason) { counters_.drop(reason); }
 
  protected:
   NetBackend() = default;

@@ -1,5 +1,5 @@
 // The tap backend: one non-blocking fd on /dev/net/tun per attachment. Reads and writes
-// carry exactly one Ethernet frame each, so there is no framing to do here.
+// carry exactly one Ethernet frame each, behind a virtio_net_hdr (IFF_VNET_HDR).
 #include "tender/net_tap.h"
 
 #include <fcntl.h>
@@ -26,11 +26,14 @@ NetBackendResult TapBackend::create(const host::NetAttachment& attachment) {
     return {nullptr, what + ": cannot open /dev/net/tun: " + std::strerror(errno)};
   }
   ifreq ifr{};
-  // IFF_NO_PI: no 4-byte packet-information prefix, so a read is exactly a frame.
-  // No IFF_VNET_HDR: the guest does no offloads, frames are never larger than the MTU.
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  // IFF_NO_PI: no 4-byte packet-information prefix. IFF_VNET_HDR: a virtio_net_hdr in
+  // front of each frame instead, which says what the tap's offloads did or should do.
+  // None until the guest's ring asks (a persistent tap keeps its last user's).
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   std::memcpy(ifr.ifr_name, attachment.ifname.data(), attachment.ifname.size());
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  int header_size = sizeof(abi::VirtioNetHeader);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0 ||
+      ioctl(fd, TUNSETOFFLOAD, 0u) < 0) {
     int err = errno;
     close(fd);
     return {nullptr, what + ": cannot attach: " + std::strerror(err)};
@@ -39,39 +42,86 @@ NetBackendResult TapBackend::create(const host::NetAttachment& attachment) {
 }
 
 TapBackend::~TapBackend() {
+  // The next program on a persistent tap may read it without a vnet header.
+  if (offloading_) (void)ioctl(fd_, TUNSETOFFLOAD, 0u);
   close(fd_);
 }
 
+bool TapBackend::enable_offloads(uint32_t offloads) {
+  unsigned flags = 0;
+  if (offloads & abi::kNetRingOffloadChecksum) flags |= TUN_F_CSUM;
+  if (offloads & abi::kNetRingOffloadTso4) flags |= TUN_F_TSO4;
+  if (ioctl(fd_, TUNSETOFFLOAD, flags) < 0) return false;
+  offloading_ = flags != 0;
+  return true;
+}
+
 void TapBackend::send(std::span<const uint8_t> frame) {
+  send_offloaded(frame, abi::VirtioNetHeader{});
+}
+
+void TapBackend::send_offloaded(std::span<const uint8_t> frame, const abi::VirtioNetHeader& vnet) {
+  const bool gso = vnet.gso_type != abi::kVirtioNetGsoNone;
   if (frame.size() < kNetMinFrame) return counters_.drop(NetDrop::kSendTooShort);
-  if (frame.size() > kNetMaxFrame) return counters_.drop(NetDrop::kSendTooLarge);
+  if (frame.size() > (gso ? abi::kNetMaxOffloadFrame : kNetMaxFrame))
+    return counters_.drop(NetDrop::kSendTooLarge);
+  iovec iov[2] = {{const_cast<abi::VirtioNetHeader*>(&vnet), sizeof vnet},
+                  {const_cast<uint8_t*>(frame.data()), frame.size()}};
+  const ssize_t total = static_cast<ssize_t>(sizeof vnet + frame.size());
   ssize_t n;
   do {
-    n = write(fd_, frame.data(), frame.size());
+    n = writev(fd_, iov, 2);
   } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(frame.size())) return counters_.sent(frame.size());
+  if (n == total) {
+    if (gso) counters_.gso_sent();
+    return counters_.sent(frame.size());
+  }
   // EAGAIN: the tap's queue towards the host stack is full. Anything else (EIO when
   // the interface is down, EINVAL for a frame the kernel rejects) is the host's refusal.
   counters_.drop(n < 0 && errno == EAGAIN ? NetDrop::kSendQueueFull : NetDrop::kSendError);
 }
 
 size_t TapBackend::recv(std::span<uint8_t> buf) {
+  abi::VirtioNetHeader vnet;
+  for (;;) {
+    size_t len = recv_offloaded(buf, vnet);
+    // Without offloads the kernel completes checksums and segments before the tap:
+    // such metadata here would be its mistake, and the frame unusable as it is.
+    if (len == 0 ||
+        ((vnet.flags & abi::kVirtioNetNeedsCsum) == 0 && vnet.gso_type == abi::kVirtioNetGsoNone))
+      return len;
+    counters_.drop(NetDrop::kRecvBadOffload);
+  }
+}
+
+size_t TapBackend::recv_offloaded(std::span<uint8_t> buf, abi::VirtioNetHeader& vnet) {
   // A second iovec catches the tail of a frame longer than `buf` (the host's side of
   // the tap may have a larger MTU), so such a frame is seen whole and dropped rather
   // than silently truncated. The tap never delivers more than 64 KiB at once.
   for (;;) {
-    iovec iov[2] = {{buf.data(), buf.size()}, {overflow_.get(), kOverflowBytes}};
-    ssize_t n = readv(fd_, iov, 2);
+    iovec iov[3] = {
+        {&vnet, sizeof vnet}, {buf.data(), buf.size()}, {overflow_.get(), kOverflowBytes}};
+    ssize_t n = readv(fd_, iov, 3);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) counters_.drop(NetDrop::kRecvError);
       return 0;
     }
-    size_t len = static_cast<size_t>(n);
-    if (len > buf.size() || len > kNetMaxFrame) {
+    if (static_cast<size_t>(n) <= sizeof vnet) {  // the tap always writes the header
+      counters_.drop(NetDrop::kRecvError);
+      continue;
+    }
+    size_t len = static_cast<size_t>(n) - sizeof vnet;
+    const uint8_t gso = vnet.gso_type & ~abi::kVirtioNetGsoEcn;
+    if (gso != abi::kVirtioNetGsoNone && gso != abi::kVirtioNetGsoTcpv4) {
+      counters_.drop(NetDrop::kRecvBadOffload);
+      continue;
+    }
+    if (len > buf.size() || len > (gso ? abi::kNetMaxOffloadFrame : kNetMaxFrame)) {
       counters_.drop(NetDrop::kRecvTooLarge);
       continue;  // try the next frame: recv() returns 0 only when nothing is waiting
     }
+    if (gso) counters_.gso_received();
     counters_.received(len);
     return len;
   }

@@ -1,5 +1,6 @@
 // The tap backend of `--net:NAME=tap:IFNAME`: guest frames go to and come from a Linux
-// tap interface as they are (IFF_TAP | IFF_NO_PI), through one non-blocking fd.
+// tap interface (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR), through one non-blocking fd, with
+// the tap's checksum and TSO offloads when the guest's ring asks for them.
 #pragma once
 
 #include <memory>
@@ -22,6 +23,12 @@ class TapBackend final : public NetBackend {
   void send(std::span<const uint8_t> frame) override;
   size_t recv(std::span<uint8_t> buf) override;
   int wait_fd() const override { return fd_; }
+  uint32_t offloads() const override {
+    return abi::kNetRingOffloadChecksum | abi::kNetRingOffloadTso4;
+  }
+  bool enable_offloads(uint32_t offloads) override;
+  void send_offloaded(std::span<const uint8_t> frame, const abi::VirtioNetHeader& vnet) override;
+  size_t recv_offloaded(std::span<uint8_t> buf, abi::VirtioNetHeader& vnet) override;
 
   // The interface name the kernel gave (equal to the requested one).
   const std::string& ifname() const { return ifname_; }
@@ -35,6 +42,7 @@ class TapBackend final : public NetBackend {
 
   int fd_;
   std::string ifname_;
+  bool offloading_ = false;              // enable_offloads() turned something on
   std::unique_ptr<uint8_t[]> overflow_;  // recv(): the tail of an oversized frame
 };
 

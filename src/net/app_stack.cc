@@ -11,7 +11,11 @@
 namespace morgana::net {
 
 Result<std::unique_ptr<AppStack>> open_app_stack(const StackOptions& options) {
-  auto device = platform::NetDevice::open("service");
+  // Checksum offload and TSO/GRO where the device has them: a TCP segment of up to 64
+  // KiB crosses the device as one frame (docs/net.md).
+  const platform::NetOffloads wanted =
+      options.offloads ? platform::kNetOffloadChecksum | platform::kNetOffloadTso4 : 0;
+  auto device = platform::NetDevice::open("service", platform::NetPath::kRings, wanted);
   if (!device) return Error{device.error().code, "no network device 'service' in the image"};
   std::array<uint8_t, 32> seed{};
   random::system().fill(seed);

@@ -45,6 +45,38 @@ bool PacketBuffer::truncate(size_t size) {
 void PacketBuffer::reset(size_t headroom) {
   size_t capacity = slot_->pool->config().size;
   slot_->begin = slot_->end = static_cast<uint32_t>(headroom < capacity ? headroom : capacity);
+  slot_->transport_at = detail::BufferSlot::kNoOffload;
+  slot_->segment_size = 0;
+}
+
+void PacketBuffer::request_offload(uint16_t checksum_field, uint16_t segment_size) {
+  slot_->transport_at = slot_->begin;
+  slot_->checksum_field = checksum_field;
+  slot_->segment_size = segment_size;
+}
+
+platform::NetFrameMeta PacketBuffer::offload() const {
+  return detail::offload_of(*slot_);
+}
+
+platform::NetFrameMeta detail::offload_of(const BufferSlot& slot) {
+  platform::NetFrameMeta meta;
+  // A header trimmed off the front (a receive path's buffer) takes its request along.
+  if (slot.transport_at == BufferSlot::kNoOffload || slot.transport_at < slot.begin ||
+      slot.transport_at >= slot.end)
+    return meta;
+  meta.checksum = platform::NetChecksum::kPartial;
+  meta.csum_start = static_cast<uint16_t>(slot.transport_at - slot.begin);
+  meta.csum_offset = slot.checksum_field;
+  // The TCP header's length is in its data offset field (byte 12, upper 4 bits); the
+  // request is only made after the header was written (tcp_prepend).
+  constexpr uint32_t kDataOffsetByte = 12;
+  if (slot.segment_size != 0 && slot.end - slot.transport_at > kDataOffsetByte) {
+    meta.gso_size = slot.segment_size;
+    const uint8_t data_offset = slot.storage[slot.transport_at + kDataOffsetByte];
+    meta.header_length = static_cast<uint16_t>(meta.csum_start + (data_offset >> 4) * 4);
+  }
+  return meta;
 }
 
 void PacketBuffer::release() {
@@ -110,10 +142,15 @@ std::span<const uint8_t> PacketQueue::front() const {
   return {head_->storage + head_->begin, size_t{head_->end - head_->begin}};
 }
 
+platform::NetFrameMeta PacketQueue::front_offload() const {
+  if (head_ == nullptr) return {};
+  return detail::offload_of(*head_);
+}
+
 BufferPool::BufferPool(const BufferConfig& config) : config_(config) {}
 
 Result<std::unique_ptr<BufferPool>> BufferPool::create(const BufferConfig& config) {
-  if (config.count == 0 || config.size < 64 || config.size > 65536 ||
+  if (config.count == 0 || config.size < 64 || config.size > kMaxSize ||
       config.headroom >= config.size || config.count > (size_t{1} << 32) / config.size) {
     return Error{Errc::kInvalidArgument, "buffer pool: bad count, size or headroom"};
   }
@@ -145,6 +182,8 @@ Result<PacketBuffer> BufferPool::allocate() {
   free_ = slot->next;
   slot->next = slot->prev = nullptr;
   slot->begin = slot->end = static_cast<uint32_t>(config_.headroom);
+  slot->transport_at = detail::BufferSlot::kNoOffload;
+  slot->segment_size = 0;
   ++stats_.allocations;
   if (++stats_.in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.in_use;
   return PacketBuffer(slot);

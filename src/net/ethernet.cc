@@ -23,6 +23,10 @@ const char* drop_reason_name(EthernetDrop reason) {
       return "unknown_ethertype";
     case EthernetDrop::kNoBuffer:
       return "no_buffer";
+    case EthernetDrop::kTooLong:
+      return "too_long";
+    case EthernetDrop::kBadOffload:
+      return "bad_offload";
     case EthernetDrop::kCount:
       break;
   }

@@ -28,6 +28,7 @@ enum Seen : uint32_t {
   kSeenRcvbuf = 1u << 8,
   kSeenMaxConnections = 1u << 9,
   kSeenStats = 1u << 10,
+  kSeenNoOffloads = 1u << 11,
 };
 
 class Parser {
@@ -64,6 +65,9 @@ class Parser {
     }
     if (name == "--dhcp") return flag(kSeenDhcp, has_value, options_.dhcp, true);
     if (name == "--net-stats") return flag(kSeenStats, has_value, options_.stats, true);
+    if (name == "--net-no-offloads") {
+      return flag(kSeenNoOffloads, has_value, options_.offloads, false);
+    }
     if (name == "--tcp-no-sack") return flag(kSeenNoSack, has_value, options_.sack, false);
     if (name == "--tcp-no-timestamps") {
       return flag(kSeenNoTimestamps, has_value, options_.timestamps, false);
@@ -225,7 +229,9 @@ const char* stack_options_usage() {
          "  --tcp-rcvbuf=BYTES         receive buffer per connection, 4096..16777216\n"
          "                             (default 262144)\n"
          "  --tcp-max-connections=N    connections at most, 1..1048576 (default 1024)\n"
-         "  --net-stats                print the stack's counters at exit\n";
+         "  --net-stats                print the stack's counters at exit\n"
+         "  --net-no-offloads          checksums and TCP segmentation in the stack, not\n"
+         "                             the device\n";
 }
 
 }  // namespace morgana::net

@@ -13,36 +13,71 @@ namespace morgana::net {
 
 ByteRing::ByteRing(uint32_t capacity)
     // nothrow: running out of memory refuses the connection (the caller checks
-    // allocated()) instead of panicking the image.
-    : storage_(new (std::nothrow) uint8_t[capacity == 0 ? 1 : capacity]),
-      capacity_(storage_ ? capacity : 0) {}
+    // allocated()) instead of panicking the image. The initial storage is never zero, so
+    // a ring whose growth fails can still move data (and the writer is woken by ACKs).
+    : storage_(new (std::nothrow) uint8_t[std::clamp<uint32_t>(capacity, 1, kInitialStorage)]),
+      capacity_(storage_ ? capacity : 0),
+      storage_size_(storage_ ? std::clamp<uint32_t>(capacity, 1, kInitialStorage) : 0) {}
+
+bool ByteRing::reserve(uint32_t end) {
+  MORGANA_ASSERT(end <= capacity_);
+  if (end <= storage_size_) return true;
+  if (growth_blocked_) {
+    growth_failed_ = true;
+    return false;
+  }
+  // Doubling keeps the copying amortised O(1) per byte stored.
+  uint64_t target = std::max<uint64_t>(storage_size_, 1);
+  while (target < end) target *= 2;
+  uint32_t new_size = static_cast<uint32_t>(std::min<uint64_t>(target, capacity_));
+  std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[new_size]);
+  if (!bigger) {
+    growth_failed_ = true;
+    return false;
+  }
+  // Every stored byte, in-order or out-of-order, lies at a logical offset below
+  // storage_size_, so unwrapping the whole old storage keeps them all at their offsets.
+  uint32_t first = storage_size_ - head_;
+  std::memcpy(&bigger[0], &storage_[head_], first);
+  std::memcpy(&bigger[first], &storage_[0], head_);
+  storage_ = std::move(bigger);
+  storage_size_ = new_size;
+  head_ = 0;
+  growth_failed_ = false;
+  return true;
+}
 
 size_t ByteRing::append(std::span<const uint8_t> bytes) {
   uint32_t count = static_cast<uint32_t>(std::min<size_t>(bytes.size(), free()));
+  if (!reserve(size_ + count)) count = storage_size_ - size_;  // as full as storage allows
   write_at(size_, bytes.first(count));
   size_ += count;
   return count;
 }
 
 void ByteRing::write_at(uint32_t offset, std::span<const uint8_t> bytes) {
-  MORGANA_ASSERT(offset <= capacity_ && bytes.size() <= capacity_ - offset);
+  MORGANA_ASSERT(offset <= storage_size_ && bytes.size() <= storage_size_ - offset);
   if (bytes.empty()) return;
-  uint32_t at = (head_ + offset) % capacity_;
-  size_t first = std::min<size_t>(bytes.size(), capacity_ - at);
+  uint32_t at = (head_ + offset) % storage_size_;
+  size_t first = std::min<size_t>(bytes.size(), storage_size_ - at);
   std::memcpy(&storage_[at], bytes.data(), first);
   if (first < bytes.size()) std::memcpy(&storage_[0], bytes.data() + first, bytes.size() - first);
 }
 
 void ByteRing::grow(uint32_t count) {
-  MORGANA_ASSERT(count <= free());
+  // Only bytes already placed by write_at(), hence within storage.
+  MORGANA_ASSERT(count <= storage_size_ - size_);
   size_ += count;
 }
 
 void ByteRing::consume(uint32_t count) {
   MORGANA_ASSERT(count <= size_);
+  if (count == 0) return;
   size_ -= count;
   // The head moves even when the ring empties: out-of-order bytes may lie beyond it.
-  head_ = (head_ + count) % capacity_;
+  head_ = (head_ + count) % storage_size_;
+  // Room was freed: the next append() may try to grow again.
+  growth_failed_ = false;
 }
 
 size_t ByteRing::read(std::span<uint8_t> out) {
@@ -57,10 +92,10 @@ size_t ByteRing::read(std::span<uint8_t> out) {
 }
 
 ByteRing::Pieces ByteRing::peek(uint32_t offset, uint32_t length) const {
-  MORGANA_ASSERT(offset <= capacity_ && length <= capacity_ - offset);
+  MORGANA_ASSERT(offset <= storage_size_ && length <= storage_size_ - offset);
   if (length == 0) return {};
-  uint32_t at = (head_ + offset) % capacity_;
-  uint32_t first = std::min(length, capacity_ - at);
+  uint32_t at = (head_ + offset) % storage_size_;
+  uint32_t first = std::min(length, storage_size_ - at);
   return {{&storage_[at], first}, {&storage_[0], length - first}};
 }
 

@@ -61,7 +61,8 @@ TcpConnection::~TcpConnection() = default;
 
 static Result<void> check_config(const TcpConfig& config) {
   if (config.mss < kMinMss || config.send_buffer == 0 || config.receive_buffer == 0 ||
-      config.send_buffer > (1u << 30) || config.receive_buffer > (1u << 30))
+      config.send_buffer > (1u << 30) || config.receive_buffer > (1u << 30) ||
+      config.tso_max_payload > 65535 - 40)  // an IPv4 datagram with both fixed headers
     return Error{Errc::kInvalidArgument, "tcp: bad connection configuration"};
   return ok();
 }
@@ -208,7 +209,9 @@ void TcpConnection::fail(Errc code, const char* what, bool rst, uint64_t now) {
 
 size_t TcpConnection::writable() const {
   if ((state_ != TcpState::kEstablished && state_ != TcpState::kCloseWait) || fin_queued_) return 0;
-  return send_->free();
+  // After a failed growth, only the room in the storage the ring has (the writer then
+  // waits for ACKs to free some: back-pressure instead of an out-of-memory panic).
+  return send_->appendable();
 }
 
 size_t TcpConnection::write(std::span<const uint8_t> bytes, uint64_t now) {

@@ -97,13 +97,14 @@ Parsed<TcpOptions, TcpDrop> parse_tcp_options(std::span<const uint8_t> bytes) {
 }
 
 Parsed<TcpSegment, TcpDrop> parse_tcp(std::span<const uint8_t> bytes, Ipv4Address source,
-                                      Ipv4Address destination) {
+                                      Ipv4Address destination, ReceivedChecksum checksum) {
   Cursor cursor(bytes);
   auto header = cursor.read<TcpHeader>();
   if (!header) return TcpDrop::kTruncated;
   const size_t header_size = static_cast<size_t>(header->data_offset >> 4) * 4;
   if (header_size < kTcpHeaderSize || header_size > bytes.size()) return TcpDrop::kBadDataOffset;
-  if (bytes.size() > 0xffff ||
+  if (bytes.size() > 0xffff) return TcpDrop::kBadChecksum;
+  if (checksum == ReceivedChecksum::kUnverified &&
       ipv4_transport_checksum(source, destination, kProtocolTcp, bytes) != 0) {
     return TcpDrop::kBadChecksum;
   }
@@ -167,7 +168,7 @@ size_t encode_tcp_options(const TcpOptions& options, std::span<uint8_t, kTcpMaxO
 }
 
 bool tcp_prepend(const TcpSegmentHeader& fields, Ipv4Address source, Ipv4Address destination,
-                 PacketBuffer& packet, TcpCounters& counters) {
+                 PacketBuffer& packet, TcpCounters& counters, ChecksumBy by) {
   std::array<uint8_t, kTcpMaxOptions> options;
   const size_t options_size = encode_tcp_options(fields.options, options);
   const size_t header_size = kTcpHeaderSize + options_size;
@@ -188,8 +189,17 @@ bool tcp_prepend(const TcpSegmentHeader& fields, Ipv4Address source, Ipv4Address
                    Be16(fields.urgent_pointer)};
   std::memcpy(space->data(), &header, sizeof(header));
   std::memcpy(space->data() + kTcpHeaderSize, options.data(), options_size);
-  header.checksum.set(
-      ipv4_transport_checksum(source, destination, kProtocolTcp, packet.data().first(length)));
+  if (by == ChecksumBy::kDevice) {
+    // virtio's NEEDS_CSUM: the field holds the folded pseudo-header sum, not inverted,
+    // over the whole segment's length (a TSO device adjusts it per wire segment).
+    Checksum sum;
+    add_ipv4_pseudo_header(sum, source, destination, kProtocolTcp, static_cast<uint16_t>(length));
+    header.checksum.set(sum.sum());
+    packet.request_offload(kTcpChecksumField, fields.tso_segment_size);
+  } else {
+    header.checksum.set(
+        ipv4_transport_checksum(source, destination, kProtocolTcp, packet.data().first(length)));
+  }
   std::memcpy(space->data(), &header, sizeof(header));
   ++counters.sent;
   return true;

@@ -414,6 +414,17 @@ void TcpConnection::on_text(const TcpSegment& segment, uint64_t now) {
     fin = false;
     ack_now_ = true;
   }
+  // The window may promise more than the ring has storage for (it grows with use); what
+  // the heap cannot hold now is dropped unacknowledged and the peer sends it again.
+  if (!payload.empty()) {
+    uint32_t offset = receive_->size() + (seq - rcv_nxt_);
+    if (!receive_->reserve(offset + static_cast<uint32_t>(payload.size()))) {
+      uint32_t room = receive_->storage() > offset ? receive_->storage() - offset : 0;
+      payload = payload.first(std::min<size_t>(payload.size(), room));
+      fin = false;
+      stats_.no_memory_drops++;
+    }
+  }
   if (!payload.empty()) {
     if (app_closed_) {
       // RFC 9293 §3.10.4 / RFC 1122 §4.2.2.13: nobody will read it; tell the peer.

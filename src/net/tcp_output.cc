@@ -76,6 +76,11 @@ void TcpConnection::transmit(uint32_t seq, uint8_t flags, uint32_t data_offset, 
   if (flags & kTcpAck) header.acknowledgment = rcv_nxt_;
   if (!(flags & kTcpRst)) header.window = window_to_advertise(syn);
   TcpOptions& options = header.options;
+  // Over one MSS only from output()'s TSO path (whole MSS-sized pieces): the device cuts
+  // it at the size the pieces were counted in.
+  const uint32_t segment_size =
+      config_.tso_max_payload != 0 && length > current_mss() ? current_mss() : 0;
+  header.tso_segment_size = static_cast<uint16_t>(segment_size);
   if (syn) {
     options.mss = config_.mss;
     // Active open: offer everything configured. SYN-ACK: answer only what the SYN
@@ -92,7 +97,8 @@ void TcpConnection::transmit(uint32_t seq, uint8_t flags, uint32_t data_offset, 
       // payload plus the options must fit the peer's MSS (IPv4 would drop a larger
       // segment: DF), so a segment sized before the blocks appeared carries fewer.
       size_t room = ts_on_ ? 3 : 4;
-      uint32_t budget = option_budget(length);
+      // A TSO segment's options go on each of its wire segments: the budget is one's.
+      uint32_t budget = option_budget(segment_size != 0 ? segment_size : length);
       while (room > 0 && sack_option_size(room) > budget) --room;
       options.sack_count = static_cast<uint8_t>(
           out_of_order_.sack_blocks(std::span<SackBlock>(options.sack.data(), room)));
@@ -354,16 +360,28 @@ void TcpConnection::output(uint64_t now) {
       sent = true;
       break;
     }
-    uint32_t length = std::min({unsent, mss, window_left});
+    // With TSO, new data goes in one segment of as many whole MSS as the windows allow
+    // (the device cuts it; the peer sees MSS-sized segments either way). Resends stay at
+    // one MSS: they fill holes, which are MSS-sized.
+    uint32_t burst = mss;
+    if (config_.tso_max_payload >= 2 * mss && !resend) burst = config_.tso_max_payload / mss * mss;
+    uint32_t length = std::min({unsent, burst, window_left});
     if (resend && sack_on_)
       length = std::min(length, scoreboard_.next_sacked(snd_nxt_, end) - snd_nxt_);
     if (length == 0) break;  // zero window: the persist timer probes
     if (length > cwnd_left) {
       // Whole segments only while data is in flight: the ACKs will open the window.
       cwnd_blocked_ = true;
-      if (flight > 0 || cwnd_left == 0) break;
-      length = cwnd_left;
+      if (cwnd_left >= mss) {
+        length = cwnd_left / mss * mss;
+      } else {
+        if (flight > 0 || cwnd_left == 0) break;
+        length = cwnd_left;
+      }
     }
+    // A TSO segment holds whole MSS only; a shorter tail goes on its own next time round
+    // (where Nagle and sender SWS avoidance judge it as any small segment).
+    if (length > mss) length -= length % mss;
     if (length < mss && !resend) {
       if (length < unsent) {
         // RFC 9293 §3.8.6.2.1 (sender SWS avoidance): a partial segment goes only when

@@ -37,7 +37,7 @@ const char* drop_reason_name(UdpDrop reason) {
 }
 
 Parsed<UdpDatagram, UdpDrop> parse_udp(std::span<const uint8_t> segment, Ipv4Address source,
-                                       Ipv4Address destination) {
+                                       Ipv4Address destination, ReceivedChecksum checksum) {
   Cursor cursor(segment);
   auto header = cursor.read<UdpHeader>();
   if (!header) return UdpDrop::kTruncated;
@@ -45,7 +45,7 @@ Parsed<UdpDatagram, UdpDrop> parse_udp(std::span<const uint8_t> segment, Ipv4Add
   if (length < sizeof(UdpHeader) || length > segment.size()) return UdpDrop::kBadLength;
   const auto datagram = segment.first(length);
   const bool checksummed = header->checksum.value() != 0;
-  if (checksummed) {
+  if (checksummed && checksum == ReceivedChecksum::kUnverified) {
     Checksum sum;
     add_ipv4_pseudo_header(sum, source, destination, kProtocolUdp, static_cast<uint16_t>(length));
     sum.add(datagram);

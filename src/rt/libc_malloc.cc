@@ -36,6 +36,15 @@ HeapStats heap_stats() {
   return global_heap().stats();
 }
 
+size_t heap_size_bytes() {
+  return global_heap().stats().heap_size;
+}
+
+size_t heap_free_bytes() {
+  HeapStats stats = global_heap().stats();
+  return stats.heap_size > stats.bytes_in_use ? stats.heap_size - stats.bytes_in_use : 0;
+}
+
 }  // namespace morgana::rt
 
 using morgana::rt::global_heap;

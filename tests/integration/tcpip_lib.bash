@@ -280,7 +280,9 @@ _tcpip_image_dump() {
 tcpip_capture_start() {
   local i
   TCPIP_PCAP=$MG_TMP/${TCPIP_CHECK//[^A-Za-z0-9_-]/_}.pcap
-  ip netns exec "$1" tcpdump -i "$TCPIP_TAP" -nn -s 128 -U -w "$TCPIP_PCAP" \
+  # --immediate-mode: libpcap otherwise hands packets over in blocks retired after up to
+  # a second, and a check that ends sooner (stop is SIGINT) loses them from the file.
+  ip netns exec "$1" tcpdump --immediate-mode -i "$TCPIP_TAP" -nn -s 128 -U -w "$TCPIP_PCAP" \
     2>"$MG_TMP/tcpdump.err" &
   TCPIP_TCPDUMP=$!
   for ((i = 0; i < 100; i++)); do

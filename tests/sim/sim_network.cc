@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "morgana/net/checksum.h"
+#include "morgana/net/tcp_header.h"
 #include "morgana/rt/assert.h"
 
 namespace morgana::sim {
@@ -36,13 +38,14 @@ std::string SimCounters::format() const {
   std::snprintf(line, sizeof line,
                 "link: sent=%llu delivered=%llu bytes=%llu lost=%llu cut=%llu reordered=%llu "
                 "duplicated=%llu corrupted=%llu queue_dropped=%llu unknown_destination=%llu "
-                "oversize=%llu",
+                "oversize=%llu tso_segments=%llu bad_offload=%llu",
                 (unsigned long long)frames_sent, (unsigned long long)frames_delivered,
                 (unsigned long long)bytes_delivered, (unsigned long long)lost,
                 (unsigned long long)cut, (unsigned long long)reordered,
                 (unsigned long long)duplicated, (unsigned long long)corrupted,
                 (unsigned long long)queue_dropped, (unsigned long long)unknown_destination,
-                (unsigned long long)oversize);
+                (unsigned long long)oversize, (unsigned long long)tso_segments,
+                (unsigned long long)bad_offload);
   return line;
 }
 
@@ -63,6 +66,44 @@ Result<size_t> SimDevice::read(std::span<uint8_t> out) {
 Result<void> SimDevice::write(std::span<const uint8_t> frame) {
   return network_->write(port_, frame);
 }
+platform::NetOffloads SimDevice::offloads() const {
+  return network_->ports_[port_].config.offloads;
+}
+Result<size_t> SimDevice::read(std::span<uint8_t> out, platform::NetFrameMeta& meta) {
+  meta = {};
+  return network_->read(port_, out);
+}
+Result<void> SimDevice::write(std::span<const uint8_t> frame, const platform::NetFrameMeta& meta) {
+  return network_->write_offloaded(port_, frame, meta);
+}
+
+namespace {
+
+uint16_t load16(std::span<const uint8_t> bytes, size_t at) {
+  return uint16_t(bytes[at] << 8 | bytes[at + 1]);
+}
+void store16(std::span<uint8_t> bytes, size_t at, uint16_t value) {
+  bytes[at] = uint8_t(value >> 8);
+  bytes[at + 1] = uint8_t(value);
+}
+
+// Completes a partial checksum as virtio's NEEDS_CSUM asks: the field holds the
+// pseudo-header sum for a transport length of `claimed_length`; the wire segment's
+// transport bytes start at `start`. Summing the field as given checks the stack's
+// pseudo-header sum (a wrong one makes the receiver drop the frame).
+void complete_checksum(std::span<uint8_t> frame, size_t start, size_t field,
+                       uint16_t claimed_length) {
+  net::Checksum sum;
+  sum.add_u16(load16(frame, field));
+  // One's-complement arithmetic: remove the claimed length, add this segment's.
+  sum.add_u16(uint16_t(~claimed_length));
+  sum.add_u16(uint16_t(frame.size() - start));
+  store16(frame, field, 0);
+  sum.add(frame.subspan(start));
+  store16(frame, field, sum.finish());
+}
+
+}  // namespace
 
 // --- SimNetwork --------------------------------------------------------------------------
 
@@ -200,6 +241,63 @@ Result<void> SimNetwork::write(size_t from, std::span<const uint8_t> frame) {
     }
   }
   if (!found) ++counters_.unknown_destination;
+  return {};
+}
+
+Result<void> SimNetwork::write_offloaded(size_t from, std::span<const uint8_t> frame,
+                                         const platform::NetFrameMeta& meta) {
+  const platform::NetOffloads offloads = ports_[from].config.offloads;
+  const size_t start = meta.csum_start;
+  const size_t field = start + meta.csum_offset;
+  const bool partial = meta.checksum == platform::NetChecksum::kPartial;
+  if ((partial && (!(offloads & platform::kNetOffloadChecksum) || field + 2 > frame.size())) ||
+      meta.checksum == platform::NetChecksum::kValid ||
+      (meta.gso_size != 0 && (!(offloads & platform::kNetOffloadTso4) || !partial))) {
+    ++counters_.bad_offload;
+    return Error{Errc::kInvalidArgument, "sim: offload the port does not do"};
+  }
+  if (!partial) return write(from, frame);
+  const size_t transport_length = frame.size() - start;
+  if (meta.gso_size == 0 ||
+      transport_length <= size_t(meta.header_length - start) + meta.gso_size) {
+    std::vector<uint8_t> copy(frame.begin(), frame.end());
+    complete_checksum(copy, start, field, uint16_t(transport_length));
+    return write(from, copy);
+  }
+  // TSO as a NIC does it (Linux's tcp4_gso_segment): each wire segment gets a copy of
+  // the Ethernet, IPv4 and TCP headers with the IPv4 total length, ID and checksum
+  // redone, the sequence number advanced, and FIN and PSH only on the last.
+  constexpr size_t kIpAt = kEthernetHeader;
+  const size_t headers = meta.header_length;
+  if (headers < start + 20 || headers >= frame.size() || start < kIpAt + 20) {
+    ++counters_.bad_offload;
+    return Error{Errc::kInvalidArgument, "sim: TSO frame with bad header length"};
+  }
+  const uint32_t sequence = uint32_t(load16(frame, start + 4)) << 16 | load16(frame, start + 6);
+  const uint8_t flags = frame[start + 13];
+  const uint16_t ip_id = load16(frame, kIpAt + 4);
+  const size_t payload = frame.size() - headers;
+  uint16_t index = 0;
+  for (size_t offset = 0; offset < payload; offset += meta.gso_size, ++index) {
+    const size_t n = std::min<size_t>(meta.gso_size, payload - offset);
+    std::vector<uint8_t> segment(frame.begin(), frame.begin() + std::ptrdiff_t(headers));
+    segment.insert(segment.end(), frame.begin() + std::ptrdiff_t(headers + offset),
+                   frame.begin() + std::ptrdiff_t(headers + offset + n));
+    store16(segment, kIpAt + 2, uint16_t(segment.size() - kIpAt));
+    store16(segment, kIpAt + 4, uint16_t(ip_id + index));
+    store16(segment, kIpAt + 10, 0);
+    store16(
+        segment, kIpAt + 10,
+        net::internet_checksum(std::span<const uint8_t>(segment).subspan(kIpAt, start - kIpAt)));
+    const uint32_t seq = sequence + uint32_t(offset);
+    store16(segment, start + 4, uint16_t(seq >> 16));
+    store16(segment, start + 6, uint16_t(seq));
+    const bool last = offset + n == payload;
+    segment[start + 13] = last ? flags : uint8_t(flags & ~(net::kTcpFin | net::kTcpPsh));
+    complete_checksum(segment, start, field, uint16_t(transport_length));
+    ++counters_.tso_segments;
+    (void)write(from, segment);
+  }
   return {};
 }
 

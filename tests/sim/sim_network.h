@@ -38,6 +38,10 @@ struct PortConfig {
   uint64_t bandwidth_bps = 1'000'000'000;  // 0: infinitely fast (no queue forms)
   size_t queue_frames = 512;
   uint16_t mtu = 1500;
+  // What the port's "NIC" does for the stack (platform::NetOffload): it completes
+  // checksums and cuts TSO segments into MTU-sized frames as hardware would, before the
+  // link's loss and reordering apply to each frame. Received frames carry no metadata.
+  platform::NetOffloads offloads = 0;
 };
 
 // What the network did to the frames handed to it.
@@ -53,6 +57,8 @@ struct SimCounters {
   uint64_t queue_dropped = 0;        // tail drop at a full transmit queue
   uint64_t unknown_destination = 0;  // unicast to a MAC no port has
   uint64_t oversize = 0;             // longer than the port's MTU allows
+  uint64_t tso_segments = 0;         // TSO frames a port's NIC cut up
+  uint64_t bad_offload = 0;          // offload metadata the port cannot honour
 
   std::string format() const;
 };
@@ -72,6 +78,10 @@ class SimDevice {
   Result<size_t> read(std::span<uint8_t> out);
   // Accepts every frame (what the network then does with it is counted there).
   Result<void> write(std::span<const uint8_t> frame);
+  // The offload interface (net::OffloadDevice), per PortConfig::offloads.
+  platform::NetOffloads offloads() const;
+  Result<size_t> read(std::span<uint8_t> out, platform::NetFrameMeta& meta);
+  Result<void> write(std::span<const uint8_t> frame, const platform::NetFrameMeta& meta);
   size_t port() const { return port_; }
 
  private:
@@ -121,6 +131,8 @@ class SimNetwork {
 
   Result<size_t> read(size_t port, std::span<uint8_t> out);
   Result<void> write(size_t port, std::span<const uint8_t> frame);
+  Result<void> write_offloaded(size_t port, std::span<const uint8_t> frame,
+                               const platform::NetFrameMeta& meta);
   // Applies the conditions from `from` to `to` to one frame leaving the wire at `sent`.
   void deliver(size_t from, size_t to, std::span<const uint8_t> frame, uint64_t sent);
   void enqueue(size_t to, std::vector<uint8_t> frame, uint64_t at);

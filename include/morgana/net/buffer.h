@@ -10,6 +10,7 @@
 #include <span>
 #include <utility>
 
+#include "morgana/platform/platform.h"
 #include "morgana/rt/result.h"
 
 namespace morgana::net {
@@ -34,7 +35,15 @@ struct BufferSlot {
   uint8_t* storage = nullptr;
   uint32_t begin = 0;  // [begin, end) is the packet within storage
   uint32_t end = 0;
+  // Offloads asked of the device (PacketBuffer::request_offload): the transport header's
+  // position in storage (kNoOffload: none), so headers prepended later do not move it.
+  static constexpr uint32_t kNoOffload = UINT32_MAX;
+  uint32_t transport_at = kNoOffload;
+  uint16_t checksum_field = 0;  // the checksum's offset in the transport header
+  uint16_t segment_size = 0;    // TSO: payload bytes per wire segment; 0: none
 };
+// The device metadata for the packet in `slot` as it is now (PacketBuffer::offload).
+platform::NetFrameMeta offload_of(const BufferSlot& slot);
 }  // namespace detail
 
 // Owns one pool buffer until destroyed or moved; an empty handle owns nothing. The pool
@@ -79,6 +88,15 @@ class PacketBuffer {
   // Empties the packet, leaving `headroom` bytes free in front (clamped to the buffer).
   void reset(size_t headroom);
 
+  // Asks the device (platform::NetOffload) to finish the transport checksum of the
+  // header that starts at the packet's front, whose checksum field is `checksum_field`
+  // bytes into it and holds the pseudo-header sum; with `segment_size`, also to cut the
+  // payload into TCP segments of that many bytes (TSO). Headers prepended afterwards
+  // keep it; reset() forgets it.
+  void request_offload(uint16_t checksum_field, uint16_t segment_size);
+  // What the device must be told with this packet as a frame (offsets from its front).
+  platform::NetFrameMeta offload() const;
+
  private:
   friend class BufferPool;
   friend class PacketQueue;
@@ -112,6 +130,8 @@ class PacketQueue {
   bool empty() const { return size_ == 0; }
   // The first packet's bytes (empty span when the queue is empty).
   std::span<const uint8_t> front() const;
+  // The first packet's offload request (PacketBuffer::offload); none when empty.
+  platform::NetFrameMeta front_offload() const;
 
  private:
   detail::BufferSlot* head_ = nullptr;
@@ -131,8 +151,9 @@ class BufferPool {
     size_t peak_in_use = 0;
   };
 
-  // Fails with kInvalidArgument when count is 0, size is under 64 or over 64 KiB, or
+  // Fails with kInvalidArgument when count is 0, size is under 64 or over kMaxSize, or
   // headroom leaves no room for data.
+  static constexpr size_t kMaxSize = 128 * 1024;
   static Result<std::unique_ptr<BufferPool>> create(const BufferConfig& config);
   // Every buffer must have been returned (asserted): a live PacketBuffer would dangle.
   ~BufferPool();

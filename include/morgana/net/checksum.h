@@ -47,6 +47,15 @@ uint16_t checksum_adjust32(uint16_t checksum, uint32_t old_value, uint32_t new_v
 void add_ipv4_pseudo_header(Checksum& sum, Ipv4Address source, Ipv4Address destination,
                             uint8_t protocol, uint16_t length);
 
+// Whether a received UDP/TCP checksum is still to be checked. A device with checksum
+// offload (platform::NetChecksum) vouches for a frame the host verified, and for one
+// from a local sender that never computed the sum (the field then holds only the
+// pseudo-header sum, and checking it would fail).
+enum class ReceivedChecksum : uint8_t { kUnverified, kVouched };
+// Who completes a UDP/TCP checksum we send: the stack, or the device (checksum offload;
+// the field then holds the pseudo-header sum, as virtio's NEEDS_CSUM wants).
+enum class ChecksumBy : uint8_t { kStack, kDevice };
+
 // The UDP/TCP checksum of `segment` (its checksum field zero) under that pseudo-header.
 uint16_t ipv4_transport_checksum(Ipv4Address source, Ipv4Address destination, uint8_t protocol,
                                  std::span<const uint8_t> segment);

@@ -8,10 +8,15 @@
 //   DeviceId id(); std::array<uint8_t, 6> mac(); uint16_t mtu();
 //   Result<size_t> read(std::span<uint8_t>);      // kAgain when nothing is pending
 //   Result<void> write(std::span<const uint8_t>); // kAgain when it cannot take more now
+// and, for a device with offloads (OffloadDevice: checksums, TSO/GRO), also
+//   platform::NetOffloads offloads();
+//   Result<size_t> read(std::span<uint8_t>, platform::NetFrameMeta&);
+//   Result<void> write(std::span<const uint8_t>, const platform::NetFrameMeta&);
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -27,6 +32,16 @@
 #include "morgana/rt/result.h"
 
 namespace morgana::net {
+
+// A device that can take work off the stack (platform::NetOffload). At namespace scope,
+// so the driver's coroutine tests it through ordinary functions (g++ 12).
+template <typename D>
+concept OffloadDevice = requires(D& device, std::span<uint8_t> in, std::span<const uint8_t> out,
+                                 platform::NetFrameMeta& meta) {
+  { device.offloads() } -> std::convertible_to<platform::NetOffloads>;
+  { device.read(in, meta) } -> std::same_as<Result<size_t>>;
+  { device.write(out, meta) } -> std::same_as<Result<void>>;
+};
 
 template <typename Device>
 class DeviceStack final : private LinkOutput {
@@ -53,6 +68,7 @@ class DeviceStack final : private LinkOutput {
     auto mac = stack->device_.mac();
     std::copy(mac.begin(), mac.end(), config.mac.bytes.begin());
     config.mtu = stack->device_.mtu();
+    config.offloads = stack->offloads();
     config.options = options;
     config.buffers = buffers;
     config.seed = seed;
@@ -90,18 +106,46 @@ class DeviceStack final : private LinkOutput {
   Result<void> transmit_frame(std::span<const uint8_t> frame) override {
     return device_.write(frame);
   }
+  Result<void> transmit_offloaded(std::span<const uint8_t> frame,
+                                  const platform::NetFrameMeta& meta) override {
+    if constexpr (OffloadDevice<Device>) {
+      return device_.write(frame, meta);
+    } else {
+      return Error{Errc::kUnsupported, "the device does no offloads"};
+    }
+  }
+
+  platform::NetOffloads offloads() {
+    if constexpr (OffloadDevice<Device>) {
+      return device_.offloads();
+    } else {
+      return 0;
+    }
+  }
+  Result<size_t> read_frame(std::span<uint8_t> frame, platform::NetFrameMeta& meta) {
+    if constexpr (OffloadDevice<Device>) {
+      return device_.read(frame, meta);
+    } else {
+      meta = {};
+      return device_.read(frame);
+    }
+  }
 
   async::Task<Result<void>> wait_device() { co_return co_await async::wait_readable(device_.id()); }
   async::Task<Result<void>> wait_wake() { co_return co_await core_->wake().wait(); }
 
   async::Task<Result<void>> drive() {
-    std::vector<uint8_t> frame(size_t(device_.mtu()) + 22);  // Ethernet + two VLAN tags
+    // Ethernet + two VLAN tags around an MTU-sized packet; with TSO, a merged segment
+    // as large as an IPv4 datagram may arrive.
+    const bool merged = (offloads() & platform::kNetOffloadTso4) != 0;
+    std::vector<uint8_t> frame(merged ? platform::kNetMaxOffloadFrame : size_t(device_.mtu()) + 22);
+    platform::NetFrameMeta meta;
     core_->start();
     for (;;) {
       for (unsigned i = 0; i < kFramesPerTurn; ++i) {
-        auto length = device_.read(frame);
+        auto length = read_frame(frame, meta);
         if (!length) break;  // kAgain: nothing pending (errors are the device's to count)
-        core_->receive_frame({frame.data(), *length});
+        core_->receive_frame({frame.data(), *length}, meta);
       }
       uint64_t now = async::now();
       if (now >= core_->next_deadline()) core_->tick();

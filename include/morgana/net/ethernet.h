@@ -49,6 +49,8 @@ enum class EthernetDrop : uint8_t {
   kBadSource,         // a multicast source address (IEEE 802.3 §3.2.3: never valid)
   kUnknownEtherType,  // no protocol for it here (IPv6 for now)
   kNoBuffer,          // send side: no headroom for the header
+  kTooLong,           // longer than the MTU allows, and not a segment the device merged (GRO)
+  kBadOffload,        // offload metadata that does not fit the frame (a merged non-TCP frame)
   kCount
 };
 const char* drop_reason_name(EthernetDrop reason);

@@ -9,6 +9,7 @@
 
 #include "morgana/net/address.h"
 #include "morgana/net/buffer.h"
+#include "morgana/net/checksum.h"
 #include "morgana/net/drop.h"
 #include "morgana/net/endian.h"
 #include "morgana/rt/result.h"
@@ -83,6 +84,9 @@ struct Ipv4Datagram {
   uint16_t id = 0;
   uint16_t flags_fragment = 0;
   bool reassembled = false;
+  // The transport checksum as the device left it (set by the stack's core, only for a
+  // whole datagram whose frame the device vouched for: platform::NetChecksum).
+  ReceivedChecksum transport_checksum = ReceivedChecksum::kUnverified;
   std::span<const uint8_t> header;   // 20-60 bytes, options included
   std::span<const uint8_t> payload;  // exactly total length minus header (padding cut)
 

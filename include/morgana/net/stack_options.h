@@ -27,6 +27,9 @@ struct StackOptions {
   uint32_t tcp_receive_buffer = 256 * 1024;                      // --tcp-rcvbuf=BYTES
   uint32_t max_connections = 1024;                               // --tcp-max-connections=N
   bool stats = false;  // --net-stats: print counters at exit
+  // --net-no-offloads: leave checksums and TCP segmentation to the stack even when the
+  // device could do them (for comparisons; Morgana's own stack only).
+  bool offloads = true;
 };
 
 // Takes the options above out of `args` (argv without argv[0]) and returns them; every

@@ -13,21 +13,41 @@
 
 namespace morgana::net {
 
-// A fixed-capacity byte ring. Byte 0 is the oldest (at SND.UNA for the send side, at the
-// application's read position for the receive side).
+// A byte ring that grows with use up to a fixed capacity. Byte 0 is the oldest (at
+// SND.UNA for the send side, at the application's read position for the receive side).
+//
+// Storage starts small (kInitialStorage) and doubles, unwrapping the ring, when bytes must
+// be stored beyond it: a connection that carries little costs little, so memory goes to
+// the connections (and the application) that use it. Growth is nothrow: when the heap has
+// no room, the ring behaves as full at its current storage (the send side takes fewer
+// bytes, the receive side drops what it cannot hold) and tries again later.
 class ByteRing {
  public:
-  // Allocates `capacity` bytes once; nothing allocates afterwards.
+  static constexpr uint32_t kInitialStorage = 4096;
+
+  // Allocates min(capacity, kInitialStorage) bytes; allocated() says whether that worked.
   explicit ByteRing(uint32_t capacity);
 
+  // The most the ring may ever hold (the configured buffer size).
   uint32_t capacity() const { return capacity_; }
+  // Bytes of storage allocated now (<= capacity()).
+  uint32_t storage() const { return storage_size_; }
   uint32_t size() const { return size_; }
+  // Room up to capacity(), whether or not storage for it exists yet.
   uint32_t free() const { return capacity_ - size_; }
+  // What append() can take now: free(), or only the room in the current storage after a
+  // growth failed (until consume() frees bytes and growth may be tried again).
+  uint32_t appendable() const { return growth_failed_ ? storage_size_ - size_ : free(); }
 
-  // Appends as much of `bytes` as fits; returns the count taken.
+  // Ensures storage for logical offsets [0, end), growing if needed (end <= capacity()).
+  // False when the memory for that could not be allocated; the ring is then unchanged.
+  bool reserve(uint32_t end);
+  // Appends as much of `bytes` as fits within capacity() and the storage it can get;
+  // returns the count taken.
   size_t append(std::span<const uint8_t> bytes);
   // Copies `bytes` to offset `offset` from the oldest byte, without changing size(); the
-  // caller guarantees offset + bytes.size() <= capacity() (out-of-order data above size()).
+  // caller guarantees offset + bytes.size() <= storage() (reserve() first): out-of-order
+  // data above size().
   void write_at(uint32_t offset, std::span<const uint8_t> bytes);
   // Makes `count` more bytes (already placed by write_at) part of size().
   void grow(uint32_t count);
@@ -35,20 +55,27 @@ class ByteRing {
   void consume(uint32_t count);
   // Copies out and consumes up to out.size() of the oldest bytes.
   size_t read(std::span<uint8_t> out);
-  // The bytes [offset, offset + length) as up to two spans (the ring wraps).
+  // The bytes [offset, offset + length) as up to two spans (the ring wraps); within
+  // storage().
   struct Pieces {
     std::span<const uint8_t> first;
     std::span<const uint8_t> second;
   };
   Pieces peek(uint32_t offset, uint32_t length) const;
-  // False when the storage could not be allocated (capacity() is then 0).
+  // False when even the initial storage could not be allocated.
   bool allocated() const { return storage_ != nullptr; }
+
+  // Tests only: makes every later growth fail, as if the heap were exhausted.
+  void fail_growth_for_testing() { growth_blocked_ = true; }
 
  private:
   std::unique_ptr<uint8_t[]> storage_;
   uint32_t capacity_;
-  uint32_t head_ = 0;  // index of the oldest byte
+  uint32_t storage_size_ = 0;
+  uint32_t head_ = 0;  // index of the oldest byte in storage_
   uint32_t size_ = 0;
+  bool growth_failed_ = false;
+  bool growth_blocked_ = false;
 };
 
 // Out-of-order ranges held above RCV.NXT (RFC 9293 §3.10.7.4 "segment text": segments

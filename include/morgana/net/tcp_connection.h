@@ -53,6 +53,10 @@ struct TcpConfig {
   uint32_t send_buffer = 256 * 1024;     // bytes the application may queue unacknowledged
   uint32_t receive_buffer = 256 * 1024;  // bytes held for the application, incl. out of order
   uint16_t mss = 1460;                   // our MSS (interface MTU - 40)
+  // TCP segmentation offload: new data may leave as one segment of up to this many
+  // payload bytes (whole MSS-sized pieces) that the device cuts into MSS-sized segments
+  // (TcpSegmentHeader::tso_segment_size). 0: every segment is one MSS at most.
+  uint32_t tso_max_payload = 0;
   bool window_scaling = true;
   bool timestamps = true;
   bool sack = true;
@@ -109,6 +113,8 @@ struct TcpConnectionStats {
   uint64_t zero_window_probes = 0;
   uint64_t keepalives = 0;
   uint64_t loss_probes = 0;  // RFC 8985 §7 tail loss probes
+  // Segments (or their tails) dropped because the receive buffer could not grow.
+  uint64_t no_memory_drops = 0;
 
   // Sums counters (the TCP layer adds up live and closed connections). Next to the
   // fields, so a new counter is added in both places at once.
@@ -128,6 +134,7 @@ struct TcpConnectionStats {
     zero_window_probes += other.zero_window_probes;
     keepalives += other.keepalives;
     loss_probes += other.loss_probes;
+    no_memory_drops += other.no_memory_drops;
     return *this;
   }
 };
@@ -289,7 +296,7 @@ class TcpConnection {
   CongestionControl congestion_;
   SackScoreboard scoreboard_;
 
-  // Buffers, allocated at creation.
+  // Buffers: a small initial storage allocated at creation, grown with use (ByteRing).
   bool buffers_allocated() const { return send_->allocated() && receive_->allocated(); }
   std::optional<ByteRing> send_;
   std::optional<ByteRing> receive_;  // in-order bytes, then out-of-order data above them

@@ -12,6 +12,7 @@
 
 #include "morgana/net/address.h"
 #include "morgana/net/buffer.h"
+#include "morgana/net/checksum.h"
 #include "morgana/net/drop.h"
 #include "morgana/net/endian.h"
 
@@ -112,9 +113,11 @@ struct TcpSegment {
 // trusted.
 Parsed<TcpOptions, TcpDrop> parse_tcp_options(std::span<const uint8_t> options);
 
-// Parses a segment (the IPv4 payload) and verifies its checksum.
+// Parses a segment (the IPv4 payload) and verifies its checksum, unless the device
+// vouched for it.
 Parsed<TcpSegment, TcpDrop> parse_tcp(std::span<const uint8_t> segment, Ipv4Address source,
-                                      Ipv4Address destination);
+                                      Ipv4Address destination,
+                                      ReceivedChecksum checksum = ReceivedChecksum::kUnverified);
 
 // Encodes `options` in Linux's layout (MSS; SACK-permitted beside timestamps, or
 // NOP-padded; NOP + window scale; NOP NOP + SACK blocks), every option 4-byte aligned.
@@ -130,11 +133,19 @@ struct TcpSegmentHeader {
   uint16_t window = 0;
   uint16_t urgent_pointer = 0;
   TcpOptions options;
+  // Not a wire field: with TCP segmentation offload, the device cuts the payload into
+  // segments of this many bytes, each with a copy of this header (sequence numbers
+  // advanced, FIN and PSH only on the last). 0: the segment goes as it is.
+  uint16_t tso_segment_size = 0;
 };
 
-// Prepends header and options to a packet holding the payload, with the checksum.
+// The checksum field's offset in a TCP header (for checksum offload).
+inline constexpr uint16_t kTcpChecksumField = 16;
+
+// Prepends header and options to a packet holding the payload, with the checksum (or,
+// ChecksumBy::kDevice, its pseudo-header part and the packet's offload request).
 [[nodiscard]] bool tcp_prepend(const TcpSegmentHeader& header, Ipv4Address source,
-                               Ipv4Address destination, PacketBuffer& packet,
-                               TcpCounters& counters);
+                               Ipv4Address destination, PacketBuffer& packet, TcpCounters& counters,
+                               ChecksumBy by = ChecksumBy::kStack);
 
 }  // namespace morgana::net

@@ -8,6 +8,7 @@
 
 #include "morgana/net/address.h"
 #include "morgana/net/buffer.h"
+#include "morgana/net/checksum.h"
 #include "morgana/net/drop.h"
 #include "morgana/net/endian.h"
 
@@ -20,6 +21,8 @@ struct UdpHeader {
   Be16 checksum;
 };
 static_assert(sizeof(UdpHeader) == 8);
+// The checksum field's offset in a UDP header (for checksum offload).
+inline constexpr uint16_t kUdpChecksumField = 6;
 
 enum class UdpDrop : uint8_t {
   kTruncated,    // under 8 bytes
@@ -45,9 +48,11 @@ struct UdpDatagram {
 
 // Parses `segment` (the IPv4 payload) from `source` to `destination`. The length field
 // may be shorter than the segment (the rest is ignored, as Linux does) but not longer;
-// a zero checksum means the sender computed none.
+// a zero checksum means the sender computed none; a checksum the device vouched for is
+// not checked again.
 Parsed<UdpDatagram, UdpDrop> parse_udp(std::span<const uint8_t> segment, Ipv4Address source,
-                                       Ipv4Address destination);
+                                       Ipv4Address destination,
+                                       ReceivedChecksum checksum = ReceivedChecksum::kUnverified);
 
 // Prepends the UDP header to a packet holding the payload and fills in the checksum
 // (a computed 0 is sent as 0xffff, RFC 768). Counts kNoBuffer on failure.

@@ -49,17 +49,62 @@ using MacAddress = std::array<uint8_t, 6>;
 // simple path, kept for monitors without rings and for tests). Other targets ignore it.
 enum class NetPath { kRings, kCalls };
 
+// Work a network device may take off the stack, as virtio-net and a Linux tap with a
+// vnet header define it. A bit set in NetDevice::offloads() is in force for every frame
+// in both directions, and frames then travel with a NetFrameMeta.
+enum NetOffload : uint32_t {
+  // Receive: a frame's TCP/UDP checksum may be left for us unchecked (the host verified
+  // it, or it came from a local sender that never computed it): NetFrameMeta says which.
+  // Send: we may leave a TCP/UDP checksum to the device (NetChecksum::kPartial).
+  kNetOffloadChecksum = 1u << 0,
+  // Send: a TCP/IPv4 segment up to kNetMaxOffloadFrame bytes that the device cuts into
+  // segments of gso_size payload bytes, copying the headers (TSO). Receive: such
+  // segments arrive whole (GRO, or a local sender's TSO). Needs kNetOffloadChecksum.
+  kNetOffloadTso4 = 1u << 1,
+};
+using NetOffloads = uint32_t;
+
+// The longest frame with kNetOffloadTso4: Ethernet header, one 802.1Q tag and the
+// largest IPv4 datagram.
+inline constexpr size_t kNetMaxOffloadFrame = 14 + 4 + 65535;
+
+// A frame's transport checksum, as struct virtio_net_hdr's flags say it.
+enum class NetChecksum : uint8_t {
+  kNone,     // receive: not checked by anyone; send: complete in the frame
+  kPartial,  // the field at csum_start + csum_offset holds only the pseudo-header sum
+             // (VIRTIO_NET_HDR_F_NEEDS_CSUM): the device completes it, or, on receive,
+             // the frame never crossed a wire and its data are as the sender wrote them
+  kValid,    // receive: the host verified it (VIRTIO_NET_HDR_F_DATA_VALID)
+};
+
+// What travels beside a frame on a device with offloads (virtio_net_hdr's meaning).
+struct NetFrameMeta {
+  NetChecksum checksum = NetChecksum::kNone;
+  uint16_t csum_start = 0;   // kPartial: the transport header's offset in the frame
+  uint16_t csum_offset = 0;  // kPartial: the checksum field's offset in that header
+  // A TCP/IPv4 segment carrying more than one wire segment's payload (TSO/GRO): the
+  // payload bytes per wire segment. 0: an ordinary frame.
+  uint16_t gso_size = 0;
+  uint16_t header_length = 0;  // with gso_size: Ethernet + IPv4 + TCP header bytes
+};
+
 // A network interface from the manifest. Frames are whole Ethernet frames without FCS.
 class NetDevice {
  public:
   // Looks the device up by its manifest name; kNotFound if the image has none. The
-  // first open of a device chooses its path; later opens share it.
-  static Result<NetDevice> open(std::string_view name, NetPath path = NetPath::kRings);
+  // first open of a device chooses its path and, from `wanted`, the offloads in force
+  // (those the device and host support); later opens share them.
+  static Result<NetDevice> open(std::string_view name, NetPath path = NetPath::kRings,
+                                NetOffloads wanted = 0);
 
   DeviceId id() const { return id_; }
   MacAddress mac() const { return mac_; }
   uint16_t mtu() const { return mtu_; }
   ReadySet ready_bit() const { return ReadySet{1} << id_; }
+  // The offloads in force (a subset of what open() was asked for); 0 on devices and
+  // paths without them. With any set, use the read/write overloads that carry a
+  // NetFrameMeta: the plain ones drop what they cannot express.
+  NetOffloads offloads() const { return offloads_; }
 
   // Sends one frame; frames over mtu + 14 bytes are refused with kInvalidArgument;
   // kAgain when the transmit ring is full (try again after yield()).
@@ -67,12 +112,20 @@ class NetDevice {
   // Receives one frame into `buffer` (should hold mtu + 14 bytes) and returns its
   // length; kAgain when none is pending.
   Result<size_t> read(std::span<uint8_t> buffer);
+  // The same with offload metadata. write() refuses (kInvalidArgument) metadata that
+  // asks for an offload not in force, and a TSO frame over kNetMaxOffloadFrame bytes;
+  // read() fills `meta` and wants a buffer of kNetMaxOffloadFrame bytes with
+  // kNetOffloadTso4 (frames that do not fit are dropped).
+  Result<void> write(std::span<const uint8_t> frame, const NetFrameMeta& meta);
+  Result<size_t> read(std::span<uint8_t> buffer, NetFrameMeta& meta);
 
  private:
-  NetDevice(DeviceId id, MacAddress mac, uint16_t mtu) : id_(id), mac_(mac), mtu_(mtu) {}
+  NetDevice(DeviceId id, MacAddress mac, uint16_t mtu, NetOffloads offloads = 0)
+      : id_(id), mac_(mac), mtu_(mtu), offloads_(offloads) {}
   DeviceId id_;
   MacAddress mac_;
   uint16_t mtu_;
+  NetOffloads offloads_;
 };
 
 // A block device from the manifest. Offsets and lengths are multiples of block_size().

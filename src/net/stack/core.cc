@@ -36,9 +36,18 @@ Result<std::unique_ptr<StackCore>> StackCore::create(const CoreConfig& config, L
   // A full frame (MTU + Ethernet header + two VLAN tags) must fit a buffer after headroom.
   if (size_t(config.mtu) + 22 + config.buffers.headroom > config.buffers.size)
     return Error{Errc::kInvalidArgument, "MTU larger than the packet buffers"};
+  if ((config.offloads & platform::kNetOffloadTso4) &&
+      !(config.offloads & platform::kNetOffloadChecksum))
+    return Error{Errc::kInvalidArgument, "TSO without checksum offload"};
   auto pool = TRY(BufferPool::create(config.buffers));
   auto ipv4 = TRY(Ipv4Input::create({Ipv4Prefix{}, ReassemblyConfig{}}));
   std::unique_ptr<StackCore> core(new StackCore(config, link, std::move(pool), std::move(ipv4)));
+  if (config.offloads & platform::kNetOffloadTso4) {
+    if (config.large_buffers.size - config.large_buffers.headroom <
+        kEthernetHeaderSize + kIpv4MaxDatagram)
+      return Error{Errc::kInvalidArgument, "large buffers cannot hold a TSO segment"};
+    core->large_pool_ = TRY(BufferPool::create(config.large_buffers));
+  }
   if (config.options.ipv4) {
     TRY(core->configure(*config.options.ipv4, config.options.gateway));
   } else if (config.options.dhcp) {
@@ -80,6 +89,11 @@ StackCore::~StackCore() {
   udp_.reset();
   arp_.reset();
   blocked_.clear();
+}
+
+Result<PacketBuffer> StackCore::allocate_large() {
+  if (!large_pool_) return Error{Errc::kNoMemory, "no TSO: no large buffers"};
+  return large_pool_->allocate();
 }
 
 uint64_t StackCore::now() const {
@@ -133,21 +147,63 @@ Result<PacketBuffer> StackCore::allocate() {
   return pool_->allocate();
 }
 
-void StackCore::receive_frame(std::span<const uint8_t> frame) {
+void StackCore::receive_frame(std::span<const uint8_t> frame, const platform::NetFrameMeta& meta) {
+  // Ethernet header and two VLAN tags around an MTU-sized packet; only a TCP segment the
+  // device merged from many (GRO, or a local sender's TSO) may be longer.
+  constexpr size_t kLinkHeaders = kEthernetHeaderSize + 2 * kVlanTagSize;
+  const bool merged = meta.gso_size != 0;
+  if (merged && !(config_.offloads & platform::kNetOffloadTso4)) {
+    ++link_counters_.received;
+    link_counters_.drop(EthernetDrop::kBadOffload);
+    return;
+  }
+  if (!merged && frame.size() > size_t(config_.mtu) + kLinkHeaders) {
+    ++link_counters_.received;
+    link_counters_.drop(EthernetDrop::kTooLong);
+    return;
+  }
   auto ethernet = ethernet_receive(ethernet_, frame, link_counters_);
   if (!ethernet) return;
   link_broadcast_ = ethernet->destination.is_broadcast();
   if (ethernet->ethertype == uint16_t(EtherType::kArp)) {
+    if (merged) {
+      link_counters_.drop(EthernetDrop::kBadOffload);
+      return;
+    }
     if (arp_) arp_->receive(ethernet->payload, now());
   } else {
-    receive_ipv4(ethernet->payload);
+    receive_ipv4(ethernet->payload, ethernet->header_size, meta);
   }
   drain_outbox();
 }
 
-void StackCore::receive_ipv4(std::span<const uint8_t> packet) {
+ReceivedChecksum StackCore::vouched(const Ipv4Datagram& ip, size_t link_header,
+                                    const platform::NetFrameMeta& meta) const {
+  // A reassembled datagram was checked by no one: the device saw only fragments.
+  if (!(config_.offloads & platform::kNetOffloadChecksum) || ip.reassembled)
+    return ReceivedChecksum::kUnverified;
+  if (meta.checksum == platform::NetChecksum::kValid) return ReceivedChecksum::kVouched;
+  if (meta.checksum != platform::NetChecksum::kPartial) return ReceivedChecksum::kUnverified;
+  // A partial checksum speaks for the transport header it points at, and only that one.
+  uint16_t field = 0;
+  if (ip.protocol == uint8_t(IpProtocol::kTcp)) field = kTcpChecksumField;
+  if (ip.protocol == uint8_t(IpProtocol::kUdp)) field = kUdpChecksumField;
+  if (field == 0 || meta.csum_start != link_header + ip.header.size() || meta.csum_offset != field)
+    return ReceivedChecksum::kUnverified;
+  return ReceivedChecksum::kVouched;
+}
+
+void StackCore::receive_ipv4(std::span<const uint8_t> packet, size_t link_header,
+                             const platform::NetFrameMeta& meta) {
   auto ip = ipv4_.receive(packet, now());
   if (!ip) return;
+  ip->transport_checksum = vouched(*ip, link_header, meta);
+  // A merged frame is one TCP segment of many; anything else claiming it is malformed.
+  if (meta.gso_size != 0 && (ip->protocol != uint8_t(IpProtocol::kTcp) || ip->reassembled ||
+                             ip->transport_checksum != ReceivedChecksum::kVouched)) {
+    link_counters_.drop(EthernetDrop::kBadOffload);
+    return;
+  }
   switch (IpProtocol(ip->protocol)) {
     case IpProtocol::kIcmp:
       receive_icmp(*ip);
@@ -194,7 +250,8 @@ void StackCore::receive_icmp(const Ipv4Datagram& ip) {
 void StackCore::receive_udp(const Ipv4Datagram& ip) {
   UdpCounters& counters = udp_->counters();
   ++counters.received;
-  auto udp = counters.accept(parse_udp(ip.payload, ip.source, ip.destination));
+  auto udp =
+      counters.accept(parse_udp(ip.payload, ip.source, ip.destination, ip.transport_checksum));
   if (!udp) return;
   if (dhcp_ && udp->destination_port == kDhcpClientPort && udp->source_port == kDhcpServerPort) {
     ++counters.delivered;
@@ -235,7 +292,11 @@ void StackCore::send_unreachable(const Ipv4Datagram& ip, UnreachableCode code) {
 }
 
 bool StackCore::send_ipv4(const Ipv4SendParams& params, PacketBuffer packet) {
-  if (packet.size() + kIpv4HeaderSize > config_.mtu) {
+  // A TSO segment is cut to the MTU by the device: never fragmented here. ipv4_prepend
+  // still bounds it by the IPv4 maximum.
+  const bool tso = packet.offload().gso_size != 0;
+  MORGANA_ASSERT(!tso || (config_.offloads & platform::kNetOffloadTso4));
+  if (!tso && packet.size() + kIpv4HeaderSize > config_.mtu) {
     return send_ipv4_copy(params, {packet.data(), {}});
   }
   if (!ipv4_prepend(params, packet, ipv4_.counters())) return false;
@@ -285,7 +346,10 @@ void StackCore::drain_outbox() {
 
 bool StackCore::flush() {
   while (!blocked_.empty()) {
-    auto sent = link_.transmit_frame(blocked_.front());
+    platform::NetFrameMeta meta = blocked_.front_offload();
+    auto sent = meta.checksum == platform::NetChecksum::kNone
+                    ? link_.transmit_frame(blocked_.front())
+                    : link_.transmit_offloaded(blocked_.front(), meta);
     if (!sent && sent.error().code == Errc::kAgain) return true;  // the device is full
     // Any other error loses the frame (the device counts it); TCP will retransmit.
     (void)blocked_.pop_front();

@@ -158,7 +158,17 @@ Endpoint TcpListener::local() const {
 // --- TcpLayer ---------------------------------------------------------------------------
 
 TcpLayer::TcpLayer(IpOutput& output, const TcpLayerConfig& config)
-    : output_(output), config_(config) {}
+    : output_(output),
+      config_(config),
+      memory_reserve_(config.memory_reserve != 0
+                          ? config.memory_reserve
+                          : std::max<size_t>(size_t{1} << 20, rt::heap_size_bytes() / 16)) {}
+
+bool TcpLayer::memory_for_connection() const {
+  // A connection costs a few KiB at first and grows its buffers with use; the reserve is
+  // what keeps the application's own allocations from failing when many peers connect.
+  return config_.heap_free_bytes() >= memory_reserve_;
+}
 
 TcpLayer::~TcpLayer() = default;
 
@@ -166,6 +176,7 @@ TcpConfig TcpLayer::connection_config() const {
   TcpConfig config = config_.connection;
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IPv4 and TCP headers.
   config.mss = uint16_t(output_.mtu() - kIpv4HeaderSize - kTcpHeaderSize);
+  if (output_.offloads() & platform::kNetOffloadTso4) config.tso_max_payload = kTsoMaxPayload;
   return config;
 }
 
@@ -241,6 +252,8 @@ async::Task<Result<TcpFlow>> TcpLayer::connect(Ipv4Address address, uint16_t por
     co_return Error{Errc::kInvalidArgument, "connect to a bad address or port 0"};
   if (sockets_.size() >= config_.max_connections && !make_room())
     co_return Error{Errc::kNoMemory, "too many TCP connections"};
+  if (!memory_for_connection())
+    co_return Error{Errc::kNoMemory, "too little free memory for another TCP connection"};
   uint16_t local_port = ephemeral_port(address, port);
   if (local_port == 0) co_return Error{Errc::kAddressInUse, "no free ephemeral port"};
   TcpEndpoints endpoints{local, local_port, address, port};
@@ -277,22 +290,68 @@ async::Task<Result<TcpFlow>> TcpLayer::connect(Ipv4Address address, uint16_t por
 
 void TcpLayer::transmit(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
                         std::span<const uint8_t> payload1, std::span<const uint8_t> payload2) {
+  const size_t length = payload1.size() + payload2.size();
+  if (header.tso_segment_size != 0 && length > header.tso_segment_size) {
+    if (auto large = output_.allocate_large()) {
+      send_segment(endpoints, header, std::move(*large), payload1, payload2);
+      return;
+    }
+    // Every large buffer is waiting for the device: cut the segment here, as the device
+    // would have (one header per piece, sequence advanced, PSH and FIN on the last).
+    TcpSegmentHeader piece = header;
+    piece.tso_segment_size = 0;
+    const uint8_t last_flags = header.flags;
+    for (size_t offset = 0; offset < length; offset += header.tso_segment_size) {
+      const size_t n = std::min<size_t>(header.tso_segment_size, length - offset);
+      const bool last = offset + n == length;
+      piece.sequence = header.sequence + uint32_t(offset);
+      piece.flags = last ? last_flags : uint8_t(last_flags & ~(kTcpPsh | kTcpFin));
+      auto first = offset < payload1.size() ? payload1.subspan(offset) : std::span<const uint8_t>{};
+      auto second = payload2.subspan(offset < payload1.size() ? 0 : offset - payload1.size());
+      if (first.size() >= n) {
+        first = first.first(n);
+        second = {};
+      } else {
+        second = second.first(n - first.size());
+      }
+      auto packet = output_.allocate();
+      if (!packet) {
+        counters_.drop(TcpDrop::kNoBuffer);
+        return;
+      }
+      send_segment(endpoints, piece, std::move(*packet), first, second);
+    }
+    return;
+  }
   auto packet = output_.allocate();
   if (!packet) {
     counters_.drop(TcpDrop::kNoBuffer);
     return;
   }
-  if (!packet->append_bytes(payload1) || !packet->append_bytes(payload2)) {
+  TcpSegmentHeader single = header;
+  single.tso_segment_size = 0;
+  send_segment(endpoints, single, std::move(*packet), payload1, payload2);
+}
+
+void TcpLayer::send_segment(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
+                            PacketBuffer packet, std::span<const uint8_t> payload1,
+                            std::span<const uint8_t> payload2) {
+  if (!packet.append_bytes(payload1) || !packet.append_bytes(payload2)) {
     counters_.drop(TcpDrop::kNoBuffer);
     return;
   }
-  if (!tcp_prepend(header, endpoints.local_address, endpoints.remote_address, *packet, counters_))
+  // With checksum offload the device completes every segment's checksum: the stack
+  // never reads the payload it just copied.
+  const ChecksumBy by = (output_.offloads() & platform::kNetOffloadChecksum) ? ChecksumBy::kDevice
+                                                                             : ChecksumBy::kStack;
+  if (!tcp_prepend(header, endpoints.local_address, endpoints.remote_address, packet, counters_,
+                   by))
     return;
   // Linux sets DF on TCP (RFC 1191 path MTU discovery); the MSS keeps segments within it.
   Ipv4SendParams params{endpoints.local_address, endpoints.remote_address, IpProtocol::kTcp,
                         next_ip_id_++};
   params.fragmentation = Fragmentation::kDontFragment;
-  (void)output_.send_ipv4(params, std::move(*packet));
+  (void)output_.send_ipv4(params, std::move(packet));
 }
 
 void TcpLayer::send_reset_for(const Ipv4Datagram& ip, const TcpSegment& segment) {
@@ -357,6 +416,12 @@ void TcpLayer::handle_syn(detail::TcpListenerState& listener, const Ipv4Datagram
     ++stats_.syn_dropped;
     return;
   }
+  // Dropped, not reset: the peer retries, and memory may have been freed by then.
+  if (!memory_for_connection()) {
+    ++stats_.syn_dropped;
+    ++stats_.syn_dropped_low_memory;
+    return;
+  }
   TcpEndpoints endpoints{ip.destination, segment.destination_port, ip.source, segment.source_port};
   auto socket = std::make_unique<detail::TcpSocket>();
   socket->layer = this;
@@ -370,6 +435,7 @@ void TcpLayer::handle_syn(detail::TcpListenerState& listener, const Ipv4Datagram
   if (!connection) {
     sockets_.erase(key);
     ++stats_.syn_dropped;
+    if (connection.error().code == Errc::kNoMemory) ++stats_.syn_dropped_low_memory;
     return;
   }
   raw->connection = std::move(*connection);
@@ -380,7 +446,8 @@ void TcpLayer::handle_syn(detail::TcpListenerState& listener, const Ipv4Datagram
 
 void TcpLayer::input(const Ipv4Datagram& ip) {
   ++counters_.received;
-  auto segment = counters_.accept(parse_tcp(ip.payload, ip.source, ip.destination));
+  auto segment =
+      counters_.accept(parse_tcp(ip.payload, ip.source, ip.destination, ip.transport_checksum));
   if (!segment) return;
   // RFC 1122 §4.2.3.10: TCP never answers or accepts broadcasts.
   if (ip.destination != output_.address()) {

@@ -9,7 +9,7 @@ namespace morgana::abi {
 
 // Bumped on any incompatible change; stored in the image's manifest note and checked
 // by the monitor before boot.
-inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kAbiVersion = 2;  // 2: rings with descriptors, offloads
 
 // ---------------------------------------------------------------------------------
 // Guest physical memory layout (identity mapped; guest virtual == guest physical).
@@ -153,35 +153,81 @@ struct ConsoleRing {
 static_assert(sizeof(ConsoleRing) == 8 + kConsoleRingSize);
 
 // ---------------------------------------------------------------------------------
+// Offload metadata of a frame: the layout of virtio's struct virtio_net_hdr (virtio 1.x
+// §5.1.6, without num_buffers), which is also what a Linux tap opened with IFF_VNET_HDR
+// reads and writes in front of each frame (host byte order, little-endian here). The
+// monitor passes it between a ring slot and the tap unchanged once it has checked it.
+// ---------------------------------------------------------------------------------
+struct VirtioNetHeader {
+  uint8_t flags;         // kVirtioNetNeedsCsum | kVirtioNetDataValid
+  uint8_t gso_type;      // kVirtioNetGso*, optionally | kVirtioNetGsoEcn
+  uint16_t hdr_len;      // with GSO: Ethernet + IP + TCP header bytes
+  uint16_t gso_size;     // with GSO: payload bytes per wire segment
+  uint16_t csum_start;   // NEEDS_CSUM: where the checksummed bytes start in the frame
+  uint16_t csum_offset;  // NEEDS_CSUM: the checksum field's offset from csum_start
+};
+static_assert(sizeof(VirtioNetHeader) == 10);
+inline constexpr uint8_t kVirtioNetNeedsCsum = 1;
+inline constexpr uint8_t kVirtioNetDataValid = 2;
+inline constexpr uint8_t kVirtioNetGsoNone = 0;
+inline constexpr uint8_t kVirtioNetGsoTcpv4 = 1;
+inline constexpr uint8_t kVirtioNetGsoEcn = 0x80;
+
+// ---------------------------------------------------------------------------------
 // Network rings (the fast path): per device, guest memory the guest registers with
-// kNetRingSetup. Two single-producer single-consumer queues of fixed slots; the
-// monitor's I/O thread moves frames between them and the host backend while the vCPU
-// runs, so a frame costs no exit. `head` is advanced by the producer, `tail` by the
-// consumer; both are free-running counters (slot = counter % kNetRingSlots), accessed
-// with acquire/release atomics.
+// kNetRingSetup. Two single-producer single-consumer queues; the monitor's I/O thread
+// moves frames between them and the host backend while the vCPU runs, so a frame costs
+// no exit. `head` is advanced by the producer, `tail` by the consumer; both are
+// free-running slot counters (slot = counter % kNetRingSlots), accessed with
+// acquire/release atomics.
+//
+// A frame occupies `slots` consecutive slots of `data` starting at the slot its
+// descriptor sits at (desc[head % kNetRingSlots]), so its bytes are contiguous; it never
+// wraps past the last slot: a producer that needs more slots than remain before the
+// end publishes a skip entry (len 0) covering them first. An MTU-sized frame takes one
+// slot; with kNetOffloadTso4 a frame of up to kNetMaxOffloadFrame bytes takes up to
+// kNetMaxFrameSlots. The descriptor's `vnet` is the frame's offload metadata, zero
+// unless the ring was set up with offloads.
 //
 // Wake-ups: the guest kicks (kNetKick, an `out` the kernel turns into an eventfd
 // signal, no monitor round trip) only when the I/O thread announced it is going to
 // sleep (`io_sleeping`). A guest with nothing to do calls kYield as usual; the monitor
 // returns when any rx queue is non-empty.
 // ---------------------------------------------------------------------------------
-inline constexpr uint32_t kNetRingSlots = 128;
-inline constexpr uint32_t kNetSlotSize = 2048;  // 8-byte header + a frame up to 1514 bytes
-struct NetSlot {
-  uint32_t len;
-  uint32_t reserved;
-  uint8_t data[kNetSlotSize - 8];
+inline constexpr uint32_t kNetRingSlots = 256;
+inline constexpr uint32_t kNetSlotSize = 2048;  // an MTU-sized frame (1518 bytes) fits one
+inline constexpr uint32_t kNetMaxPlainFrame = 14 + 4 + 1500;
+inline constexpr uint32_t kNetMaxOffloadFrame = 14 + 4 + 65535;
+inline constexpr uint32_t kNetMaxFrameSlots =
+    (kNetMaxOffloadFrame + kNetSlotSize - 1) / kNetSlotSize;
+// Offloads a ring may carry (NetRingSetupArgs::offloads): as platform::NetOffload.
+inline constexpr uint32_t kNetRingOffloadChecksum = 1u << 0;
+inline constexpr uint32_t kNetRingOffloadTso4 = 1u << 1;
+
+struct NetDesc {
+  uint32_t len;    // frame bytes; 0 marks a skip entry
+  uint16_t slots;  // slots the entry covers: ceil(len / kNetSlotSize), or a skip's count
+  uint16_t reserved;
+  VirtioNetHeader vnet;
+  uint16_t reserved2;
+  uint32_t reserved3;
 };
-static_assert(sizeof(NetSlot) == kNetSlotSize);
+static_assert(sizeof(NetDesc) == 24);
+
+// Slots a frame of `len` bytes takes (at least one).
+constexpr uint32_t net_frame_slots(uint32_t len) {
+  return len <= kNetSlotSize ? 1 : (len + kNetSlotSize - 1) / kNetSlotSize;
+}
 
 struct NetQueue {
   uint32_t head;
   uint32_t pad0[15];  // head and tail on separate cache lines
   uint32_t tail;
   uint32_t pad1[15];
-  NetSlot slots[kNetRingSlots];
+  NetDesc desc[kNetRingSlots];
+  uint8_t data[kNetRingSlots][kNetSlotSize];
 };
-static_assert(sizeof(NetQueue) == 128 + kNetRingSlots * kNetSlotSize);
+static_assert(sizeof(NetQueue) == 128 + kNetRingSlots * (sizeof(NetDesc) + kNetSlotSize));
 
 struct NetRing {
   uint32_t io_sleeping;  // written by the monitor: 1 while its I/O thread may sleep
@@ -193,10 +239,12 @@ static_assert(sizeof(NetRing) == 128 + 2 * sizeof(NetQueue));
 
 struct NetRingSetupArgs {
   uint32_t handle;
-  int32_t status;  // out: kOk, or kUnsupported when the monitor serves no rings
-  uint64_t ring;   // gpa of a NetRing, page aligned, zeroed by the guest
+  int32_t status;     // out: kOk, or kUnsupported when the monitor serves no rings
+  uint64_t ring;      // gpa of a NetRing, page aligned, zeroed by the guest
+  uint32_t offloads;  // in: kNetRingOffload* the guest wants; out: those in force
+  uint32_t reserved;
 };
-static_assert(sizeof(NetRingSetupArgs) == 16);
+static_assert(sizeof(NetRingSetupArgs) == 24);
 
 // ---------------------------------------------------------------------------------
 // Manifest: the devices an image needs, fixed at build time and stored in an ELF

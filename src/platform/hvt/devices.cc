@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "morgana/platform/platform.h"
+#include "platform/abi/vnet_meta.h"
 #include "platform/hvt/call.h"
 
 namespace morgana::platform {
@@ -23,8 +24,10 @@ const abi::DeviceInfo* find(std::string_view name, abi::DeviceType type, DeviceI
   return nullptr;
 }
 
-// Per device: its NetRing when it uses the fast path, else nullptr; set at first open.
+// Per device: its NetRing when it uses the fast path, else nullptr; set at first open,
+// with the offloads the monitor put in force for it.
 abi::NetRing* g_rings[abi::kMaxDevices];
+NetOffloads g_offloads[abi::kMaxDevices];
 bool g_opened[abi::kMaxDevices];
 uint64_t g_last_activity_ns;
 
@@ -42,17 +45,79 @@ void kick_if_sleeping(abi::NetRing& ring) {
   }
 }
 
-abi::NetRing* setup_ring(DeviceId id) {
+abi::NetRing* setup_ring(DeviceId id, NetOffloads wanted, NetOffloads* granted) {
   void* memory = aligned_alloc(abi::kPageSize, sizeof(abi::NetRing));
   if (!memory) return nullptr;
   std::memset(memory, 0, sizeof(abi::NetRing));
-  abi::NetRingSetupArgs args{id, 0, reinterpret_cast<uintptr_t>(memory)};
+  abi::NetRingSetupArgs args{id, 0, reinterpret_cast<uintptr_t>(memory), wanted, 0};
   hvt::call(abi::Call::kNetRingSetup, &args);
   if (args.status != 0) {
     free(memory);
     return nullptr;
   }
+  // The monitor grants a subset; anything else would be its bug, and is ignored.
+  *granted = args.offloads & wanted;
   return static_cast<abi::NetRing*>(memory);
+}
+
+// Slots the I/O thread must find free before it reads the next frame from the host:
+// room for the largest frame the ring may carry, plus the skip entry placing it.
+uint32_t rx_room_needed(DeviceId id) {
+  return (g_offloads[id] & kNetOffloadTso4) ? 2 * abi::kNetMaxFrameSlots : 1;
+}
+
+Result<void> ring_write(abi::NetRing& ring, std::span<const uint8_t> frame,
+                        const abi::VirtioNetHeader& vnet) {
+  abi::NetQueue& tx = ring.tx;
+  const uint32_t head = tx.head;  // only the guest writes tx.head
+  const uint32_t used = head - __atomic_load_n(&tx.tail, __ATOMIC_ACQUIRE);
+  const uint32_t len = static_cast<uint32_t>(frame.size());
+  const uint32_t need = abi::net_frame_slots(len);
+  const uint32_t to_end = abi::kNetRingSlots - head % abi::kNetRingSlots;
+  // A frame never wraps: the slots left before the end are skipped first.
+  const uint32_t skip = need > to_end ? to_end : 0;
+  if (abi::kNetRingSlots - used < need + skip) {
+    kick_if_sleeping(ring);
+    return Error{Errc::kAgain, "transmit ring full"};
+  }
+  uint32_t at = head;
+  if (skip != 0) {
+    tx.desc[at % abi::kNetRingSlots] = abi::NetDesc{0, static_cast<uint16_t>(skip), 0, {}, 0, 0};
+    at += skip;
+  }
+  std::memcpy(tx.data[at % abi::kNetRingSlots], frame.data(), len);
+  tx.desc[at % abi::kNetRingSlots] = abi::NetDesc{len, static_cast<uint16_t>(need), 0, vnet, 0, 0};
+  __atomic_store_n(&tx.head, at + need, __ATOMIC_RELEASE);
+  kick_if_sleeping(ring);
+  g_last_activity_ns = monotonic_ns();
+  return ok();
+}
+
+Result<size_t> ring_read(DeviceId id, abi::NetRing& ring, std::span<uint8_t> buffer,
+                         NetFrameMeta& meta) {
+  abi::NetQueue& rx = ring.rx;
+  for (;;) {
+    const uint32_t tail = rx.tail;  // only the guest writes rx.tail
+    const uint32_t head = __atomic_load_n(&rx.head, __ATOMIC_ACQUIRE);
+    if (head == tail) return Error{Errc::kAgain, "no frame pending"};
+    const abi::NetDesc desc = rx.desc[tail % abi::kNetRingSlots];
+    const uint32_t index = tail % abi::kNetRingSlots;
+    // The monitor is trusted, but a bad entry must not make us read past the ring.
+    uint32_t slots = desc.slots;
+    if (slots == 0 || slots > head - tail || index + slots > abi::kNetRingSlots)
+      slots = head - tail;
+    const bool frame = desc.len != 0 && desc.len <= slots * abi::kNetSlotSize &&
+                       index + slots <= abi::kNetRingSlots;
+    bool fits = frame && desc.len <= buffer.size() && from_vnet_header(desc.vnet, desc.len, meta);
+    if (fits) std::memcpy(buffer.data(), rx.data[index], desc.len);
+    __atomic_store_n(&rx.tail, tail + slots, __ATOMIC_RELEASE);
+    g_last_activity_ns = monotonic_ns();
+    // A queue without room for the largest frame may have stopped the I/O thread.
+    if (abi::kNetRingSlots - (head - tail) < rx_room_needed(id)) kick_if_sleeping(ring);
+    if (!frame) continue;  // a skip entry
+    if (!fits) return Error{Errc::kInvalidArgument, "frame larger than the buffer; dropped"};
+    return size_t{desc.len};
+  }
 }
 
 Error status_error(int32_t status) {
@@ -70,36 +135,38 @@ Error status_error(int32_t status) {
 
 }  // namespace
 
-Result<NetDevice> NetDevice::open(std::string_view name, NetPath path) {
+Result<NetDevice> NetDevice::open(std::string_view name, NetPath path, NetOffloads wanted) {
   DeviceId id;
   const abi::DeviceInfo* d = find(name, abi::DeviceType::kNet, &id);
   if (!d) return Error{Errc::kNotFound, "no network device of that name in the manifest"};
   if (!g_opened[id]) {
     g_opened[id] = true;
+    // TSO needs the checksum offload; only the rings carry offload metadata.
+    if (wanted & kNetOffloadTso4) wanted |= kNetOffloadChecksum;
+    wanted &= kNetOffloadChecksum | kNetOffloadTso4;
     // A monitor without rings answers kUnsupported and the device stays on calls.
-    if (path == NetPath::kRings) g_rings[id] = setup_ring(id);
+    if (path == NetPath::kRings) g_rings[id] = setup_ring(id, wanted, &g_offloads[id]);
   }
   MacAddress mac;
   std::memcpy(mac.data(), d->net.mac, mac.size());
-  return NetDevice(id, mac, d->net.mtu);
+  return NetDevice(id, mac, d->net.mtu, g_offloads[id]);
 }
 
 Result<void> NetDevice::write(std::span<const uint8_t> frame) {
-  if (frame.size() > mtu_ + 14u) return Error{Errc::kInvalidArgument, "frame larger than the MTU"};
-  if (abi::NetRing* ring = g_rings[id_]) {
-    uint32_t head = ring->tx.head;  // only the guest writes tx.head
-    if (head - __atomic_load_n(&ring->tx.tail, __ATOMIC_ACQUIRE) >= abi::kNetRingSlots) {
-      kick_if_sleeping(*ring);
-      return Error{Errc::kAgain, "transmit ring full"};
-    }
-    abi::NetSlot& slot = ring->tx.slots[head % abi::kNetRingSlots];
-    std::memcpy(slot.data, frame.data(), frame.size());
-    slot.len = static_cast<uint32_t>(frame.size());
-    __atomic_store_n(&ring->tx.head, head + 1, __ATOMIC_RELEASE);
-    kick_if_sleeping(*ring);
-    g_last_activity_ns = monotonic_ns();
-    return ok();
-  }
+  return write(frame, NetFrameMeta{});
+}
+
+Result<void> NetDevice::write(std::span<const uint8_t> frame, const NetFrameMeta& meta) {
+  const bool gso = meta.gso_size != 0;
+  if (frame.size() > (gso ? abi::kNetMaxOffloadFrame : mtu_ + 14u))
+    return Error{Errc::kInvalidArgument, "frame larger than the MTU"};
+  if (meta.checksum == NetChecksum::kValid ||
+      (meta.checksum == NetChecksum::kPartial &&
+       (!(offloads_ & kNetOffloadChecksum) ||
+        size_t{meta.csum_start} + meta.csum_offset + 2 > frame.size())) ||
+      (gso && (!(offloads_ & kNetOffloadTso4) || meta.checksum != NetChecksum::kPartial)))
+    return Error{Errc::kInvalidArgument, "offload metadata the device cannot honour"};
+  if (abi::NetRing* ring = g_rings[id_]) return ring_write(*ring, frame, to_vnet_header(meta));
   abi::NetIoArgs args{id_, 0, reinterpret_cast<uintptr_t>(frame.data()), frame.size()};
   hvt::call(abi::Call::kNetWrite, &args);
   if (args.status != 0) return status_error(args.status);
@@ -107,21 +174,18 @@ Result<void> NetDevice::write(std::span<const uint8_t> frame) {
 }
 
 Result<size_t> NetDevice::read(std::span<uint8_t> buffer) {
-  if (abi::NetRing* ring = g_rings[id_]) {
-    uint32_t tail = ring->rx.tail;  // only the guest writes rx.tail
-    uint32_t head = __atomic_load_n(&ring->rx.head, __ATOMIC_ACQUIRE);
-    if (head == tail) return Error{Errc::kAgain, "no frame pending"};
-    const abi::NetSlot& slot = ring->rx.slots[tail % abi::kNetRingSlots];
-    size_t len = slot.len;
-    bool fits = len <= buffer.size() && len <= sizeof slot.data;
-    if (fits) std::memcpy(buffer.data(), slot.data, len);
-    __atomic_store_n(&ring->rx.tail, tail + 1, __ATOMIC_RELEASE);
-    g_last_activity_ns = monotonic_ns();
-    // A full queue may have stopped the I/O thread from reading the backend.
-    if (head - tail == abi::kNetRingSlots) kick_if_sleeping(*ring);
-    if (!fits) return Error{Errc::kInvalidArgument, "frame larger than the buffer; dropped"};
-    return len;
+  NetFrameMeta meta;
+  for (;;) {
+    size_t n = TRY(read(buffer, meta));
+    // A caller without metadata cannot be told that the checksum is still to be
+    // completed or that this is many segments in one: such frames are dropped.
+    if (meta.checksum != NetChecksum::kPartial && meta.gso_size == 0) return n;
   }
+}
+
+Result<size_t> NetDevice::read(std::span<uint8_t> buffer, NetFrameMeta& meta) {
+  meta = {};
+  if (abi::NetRing* ring = g_rings[id_]) return ring_read(id_, *ring, buffer, meta);
   abi::NetIoArgs args{id_, 0, reinterpret_cast<uintptr_t>(buffer.data()), buffer.size()};
   hvt::call(abi::Call::kNetRead, &args);
   if (args.status != 0) return status_error(args.status);

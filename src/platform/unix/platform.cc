@@ -72,9 +72,13 @@ void print_stats() {
     if (d.type == abi::DeviceType::kNet) {
       emit(std::snprintf(line, sizeof(line),
                          "%s: stats: net %s: rx %llu frames %llu bytes, tx %llu frames %llu "
-                         "bytes, %llu oversized frames dropped\n",
+                         "bytes, %llu frames dropped; offloads %s, %llu GRO in, %llu TSO out\n",
                          program, d.name.c_str(), ull(c.calls_in), ull(c.bytes_in),
-                         ull(c.calls_out), ull(c.bytes_out), ull(c.dropped)));
+                         ull(c.calls_out), ull(c.bytes_out), ull(c.dropped),
+                         d.offloads == 0                  ? "off"
+                         : (d.offloads & kNetOffloadTso4) ? "csum+tso4"
+                                                          : "csum",
+                         ull(c.gso_in), ull(c.gso_out)));
     } else {
       emit(std::snprintf(line, sizeof(line),
                          "%s: stats: block %s: %llu reads %llu bytes, %llu writes %llu bytes, "
@@ -242,6 +246,7 @@ ReadySet yield(uint64_t deadline_ns) {
 }
 
 void halt(int status) {
+  reset_tap_offloads();
   console_flush();
   std::fflush(nullptr);
   if (g_stats) print_stats();

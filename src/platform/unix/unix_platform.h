@@ -21,17 +21,21 @@ struct AttachedDevice {
   // kNet
   MacAddress mac{};
   uint16_t mtu = 0;
+  NetOffloads offloads = 0;  // in force since the first NetDevice::open
   // kBlock
   uint64_t capacity = 0;
   uint32_t block_size = 0;
   bool read_only = false;
-  // For --stats. Net: frames and bytes each way, oversized frames dropped on receive.
+  bool opened = false;
+  // For --stats. Net: frames and bytes each way, frames dropped on receive (oversized,
+  // or carrying metadata we cannot use).
   // Block: calls and bytes each way, flushes.
   struct Counters {
     uint64_t calls_in = 0, bytes_in = 0;
     uint64_t calls_out = 0, bytes_out = 0;
     uint64_t dropped = 0;
     uint64_t flushes = 0;
+    uint64_t gso_in = 0, gso_out = 0;  // net: frames carrying many segments (GRO / TSO)
   } counters;
 };
 
@@ -58,6 +62,10 @@ inline constexpr DeviceId kWatchIdLimit = 64;
 Result<DeviceId> watch_fd(int fd);
 // Stops watching; the id may be handed out again. The descriptor is not closed.
 void unwatch_fd(DeviceId id);
+
+// Turns a tap's offloads off again before the image exits: the tap may be persistent,
+// and the next program to attach it may read frames without a vnet header.
+void reset_tap_offloads();
 
 // Attach host resources. Each returns "" or a message naming the option at fault.
 std::string attach_tap(const host::NetAttachment& attachment, AttachedDevice& out);

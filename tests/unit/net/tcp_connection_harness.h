@@ -52,7 +52,8 @@ class Capture : public TcpOutput {
   std::vector<Sent> pending;  // not yet taken by the network
 
  private:
-  std::unique_ptr<BufferPool> pool_ = make_pool(8);
+  // Large enough for a TSO segment (TcpConfig::tso_max_payload) and its headers.
+  std::unique_ptr<BufferPool> pool_ = make_pool(8, 128 + 65536);
   TcpCounters counters_;
 };
 

@@ -37,8 +37,8 @@ inline std::string hex(std::span<const uint8_t> bytes) {
   return out;
 }
 
-inline std::unique_ptr<BufferPool> make_pool(size_t count = 64) {
-  auto pool = BufferPool::create({count, 2048, 128});
+inline std::unique_ptr<BufferPool> make_pool(size_t count = 64, size_t size = 2048) {
+  auto pool = BufferPool::create({count, size, 128});
   EXPECT_TRUE(pool.ok());
   return std::move(pool).value();
 }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <random>
+#include <string>
 
 #include "tender/elf.h"
 #include "tender/manifest.h"
@@ -367,8 +368,10 @@ TEST(ElfLoader, RefusesInvalidManifestContents) {
     return refusal(b);
   };
   abi::Manifest abi = two_devices();
-  abi.abi_version = 2;
-  EXPECT_THAT(with_manifest(abi), HasSubstr("image built for ABI 2, this monitor speaks 1"));
+  abi.abi_version = abi::kAbiVersion + 1;
+  const std::string mismatch = "image built for ABI " + std::to_string(abi::kAbiVersion + 1) +
+                               ", this monitor speaks " + std::to_string(abi::kAbiVersion);
+  EXPECT_THAT(with_manifest(abi), HasSubstr(mismatch));
   abi::Manifest long_name = two_devices();
   std::memset(long_name.entries[1].name, 'a', sizeof long_name.entries[1].name);
   EXPECT_THAT(with_manifest(long_name), HasSubstr("manifest device 1: device name too long"));

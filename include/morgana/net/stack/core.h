@@ -35,6 +35,12 @@ class LinkOutput {
   // Sends one complete Ethernet frame; kAgain when the device cannot take it now (the
   // core keeps it and retries), any other error drops it.
   virtual Result<void> transmit_frame(std::span<const uint8_t> frame) = 0;
+  // The same for a frame that asks the device for offloads (CoreConfig::offloads only):
+  // a checksum to complete, or a TCP segment to cut (TSO).
+  virtual Result<void> transmit_offloaded(std::span<const uint8_t> /*frame*/,
+                                          const platform::NetFrameMeta& /*meta*/) {
+    return Error{Errc::kUnsupported, "the link does no offloads"};
+  }
 
  protected:
   ~LinkOutput() = default;
@@ -45,6 +51,11 @@ struct CoreConfig {
   uint16_t mtu = 1500;
   StackOptions options;
   BufferConfig buffers;
+  // What the device does for us (platform::NetOffload): checksums both ways, and TCP
+  // segments over the MTU both ways (TSO out, GRO in). With kNetOffloadTso4 the core
+  // also keeps `large_buffers`, each holding one such segment as a frame.
+  platform::NetOffloads offloads = 0;
+  BufferConfig large_buffers{8, 128 + 14 + 65535 + 1, 128};
   // Keys the stack's secrets (TCP initial sequence numbers) and seeds the DHCP client.
   std::array<uint8_t, 32> seed{};
   const char* hostname = "morgana";  // DHCP option 12
@@ -66,8 +77,11 @@ class StackCore final : private IpOutput {
 
   // Starts the interface: announces a static address (gratuitous ARP) or starts DHCP.
   void start();
-  // One received Ethernet frame (without FCS).
-  void receive_frame(std::span<const uint8_t> frame);
+  // One received Ethernet frame (without FCS), with what the device says of it (only
+  // heeded for the offloads in CoreConfig::offloads): a frame over the MTU is taken only
+  // as a TCP segment the device merged (gso_size), and TCP/UDP skip checking a checksum
+  // the device vouched for.
+  void receive_frame(std::span<const uint8_t> frame, const platform::NetFrameMeta& meta = {});
   // Runs every timer that is due: ARP, reassembly, DHCP, TCP.
   void tick();
   // The earliest time tick() has work (UINT64_MAX when none).
@@ -110,6 +124,8 @@ class StackCore final : private IpOutput {
 
   // IpOutput, for the UDP and TCP layers.
   Result<PacketBuffer> allocate() override;
+  Result<PacketBuffer> allocate_large() override;
+  platform::NetOffloads offloads() const override { return config_.offloads; }
   bool send_ipv4(const Ipv4SendParams& params, PacketBuffer packet) override;
   bool send_ipv4_copy(const Ipv4SendParams& params, Ipv4Payload payload) override;
   Ipv4Address address() const override { return prefix_.address; }
@@ -117,7 +133,11 @@ class StackCore final : private IpOutput {
   uint64_t now() const override;
   void timer_armed(uint64_t deadline_ns) override;
 
-  void receive_ipv4(std::span<const uint8_t> packet);
+  void receive_ipv4(std::span<const uint8_t> packet, size_t link_header,
+                    const platform::NetFrameMeta& meta);
+  // Did the device vouch for this datagram's transport checksum?
+  ReceivedChecksum vouched(const Ipv4Datagram& ip, size_t link_header,
+                           const platform::NetFrameMeta& meta) const;
   void receive_icmp(const Ipv4Datagram& ip);
   void receive_udp(const Ipv4Datagram& ip);
   void send_unreachable(const Ipv4Datagram& ip, UnreachableCode code);
@@ -130,6 +150,7 @@ class StackCore final : private IpOutput {
   CoreConfig config_;
   LinkOutput& link_;
   std::unique_ptr<BufferPool> pool_;
+  std::unique_ptr<BufferPool> large_pool_;  // with kNetOffloadTso4 only
   EthernetConfig ethernet_;
   EthernetCounters link_counters_;
   Ipv4Input ipv4_;

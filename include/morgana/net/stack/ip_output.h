@@ -12,11 +12,22 @@
 
 namespace morgana::net {
 
+// The largest TCP payload one TSO segment carries: what fits an IPv4 datagram (65535
+// bytes) beside the largest IPv4 and TCP headers we send (20 + 60).
+inline constexpr uint32_t kTsoMaxPayload = 65535 - 20 - 60;
+
 class IpOutput {
  public:
   // An empty packet with headroom for every header below the transport's; kNoMemory when
   // the pool is exhausted (the caller counts its own no_buffer drop).
   virtual Result<PacketBuffer> allocate() = 0;
+  // An empty packet that holds a TSO segment (kTsoMaxPayload bytes of payload beside
+  // every header); kNoMemory when none is free, or the device does no TSO.
+  virtual Result<PacketBuffer> allocate_large() = 0;
+  // The offloads the device does (platform::NetOffload). A packet that asks for them
+  // (PacketBuffer::request_offload) may be as large as the IPv4 maximum when it is a
+  // TSO segment: send_ipv4 never fragments it.
+  virtual platform::NetOffloads offloads() const = 0;
   // Sends `packet` (the transport header and payload) to params.destination: prepends
   // the IPv4 header, fragments if it exceeds the MTU and fragmentation is allowed,
   // routes and resolves. False when it was dropped (counted by the IPv4 or ARP layer).

@@ -21,6 +21,7 @@
 #include "morgana/net/stack/ip_output.h"
 #include "morgana/net/tcp_connection.h"
 #include "morgana/net/tcp_header.h"
+#include "morgana/rt/heap.h"
 #include "morgana/rt/result.h"
 
 namespace morgana::net {
@@ -114,15 +115,22 @@ struct TcpLayerConfig {
   size_t max_connections = 1024;     // every state, TIME_WAIT included
   size_t backlog = 128;              // per listener: half-open and accept queues each
   std::array<uint8_t, 32> secret{};  // RFC 6528 F()'s key, from the image's random source
+  // Heap bytes kept free for the application: a SYN (or connect()) finding less free is
+  // refused, so many idle or slow peers cannot take the memory the application needs for
+  // ordinary work. 0 picks max(1 MiB, heap size / 16).
+  size_t memory_reserve = 0;
+  // Where the free heap is read from (SIZE_MAX: unbounded); tests substitute their own.
+  size_t (*heap_free_bytes)() = rt::heap_free_bytes;
 };
 
 // Totals over every connection, live and gone.
 struct TcpLayerStats {
   uint64_t active_opens = 0;
   uint64_t passive_opens = 0;
-  uint64_t failed = 0;       // reset, refused or timed out
-  uint64_t resets_sent = 0;  // to segments matching no connection
-  uint64_t syn_dropped = 0;  // no listener slot or over max_connections
+  uint64_t failed = 0;                  // reset, refused or timed out
+  uint64_t resets_sent = 0;             // to segments matching no connection
+  uint64_t syn_dropped = 0;             // no listener slot, over max_connections, or low memory
+  uint64_t syn_dropped_low_memory = 0;  // of those, for the heap reserve (or no buffers)
   uint64_t half_open_evicted = 0;
   uint64_t accept_overflow = 0;  // established but the accept queue was full
   TcpConnectionStats closed;     // summed from connections that are gone
@@ -173,6 +181,10 @@ class TcpLayer final : private TcpOutput {
 
   void transmit(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
                 std::span<const uint8_t> payload1, std::span<const uint8_t> payload2) override;
+  // Builds one segment in `packet` (payload copied in, headers prepended) and sends it.
+  void send_segment(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
+                    PacketBuffer packet, std::span<const uint8_t> payload1,
+                    std::span<const uint8_t> payload2);
   // After the engine ran: wake waiters, move newly established connections to their
   // listener's queue, note the connection's deadline, and mark closed ones for reaping.
   void after(detail::TcpSocket& socket);
@@ -186,9 +198,12 @@ class TcpLayer final : private TcpOutput {
   void close_listener(detail::TcpListenerState* state);
   uint16_t ephemeral_port(Ipv4Address remote, uint16_t remote_port);
   TcpConfig connection_config() const;
+  // False when a new connection would eat into config_.memory_reserve.
+  bool memory_for_connection() const;
 
   IpOutput& output_;
   TcpLayerConfig config_;
+  size_t memory_reserve_;  // config_.memory_reserve, the default resolved
   std::unordered_map<Key, std::unique_ptr<detail::TcpSocket>> sockets_;
   std::unordered_map<uint16_t, std::unique_ptr<detail::TcpListenerState>> listeners_;
   std::vector<detail::TcpSocket*> to_reap_;
