@@ -224,6 +224,10 @@ class Server {
   }
 
   async::Task<Result<void>> serve_connection(Flow flow) {
+    // A response's last partial segment must not wait for the ACK of the one before:
+    // with Nagle on, a peer's delayed ACK (40 ms on Linux) stalls every response that
+    // ends in an odd number of segments (bench/http: 64 KiB at 50 requests/s).
+    flow.set_nodelay(true);
     live_.emplace_back();
     auto self = std::prev(live_.end());
     async::StopSource stop(co_await async::current_stop_token());
