@@ -16,6 +16,7 @@
 #include "morgana/app_options.h"
 #include "morgana/async/async.h"
 #include "morgana/net/app_runner.h"
+#include "morgana/rt/crc32.h"
 
 namespace {
 
@@ -24,21 +25,7 @@ namespace net = morgana::net;
 using morgana::Result;
 using ull = unsigned long long;
 
-// CRC-32 (reflected polynomial 0xedb88320), one table lookup per byte.
-uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (uint8_t b : bytes) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
+using morgana::rt::crc32_update;
 
 async::Task<Result<void>> sink(net::AppStack::TcpFlow flow) {
   std::array<uint8_t, 65536> buffer;

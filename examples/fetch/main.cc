@@ -15,7 +15,6 @@
 //   fetch: GET /big 200 length 1048576 crc32 1a2b3c4d framing length connection 1
 //   fetch: 2 responses, 0 failed, 1 connections, 1 reused, 0 retried in 12 ms
 // The exit status is 0 when every request got a response (whatever its status), else 1.
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +27,7 @@
 #include "morgana/async/async.h"
 #include "morgana/net/app_runner.h"
 #include "morgana/proto/http/client.h"
+#include "morgana/rt/crc32.h"
 
 namespace {
 
@@ -39,21 +39,7 @@ using morgana::Error;
 using morgana::Result;
 using ull = unsigned long long;
 
-// CRC-32 (reflected polynomial 0xedb88320), one table lookup per byte.
-uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (uint8_t b : bytes) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
+using morgana::rt::crc32_update;
 
 const char* framing_name(http::BodyFraming framing) {
   switch (framing) {
