@@ -12,6 +12,7 @@
 # TCP queries, an idle connection and a burst against --rrl. Nothing leaves the machine.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$MG_SOURCE/tests/integration/nsd_lib.bash"
 mg_require_root
 mg_require_commands ip nsd dig kdig python3 timeout
 [[ -c /dev/net/tun ]] || mg_skip "needs /dev/net/tun"
@@ -23,15 +24,8 @@ readonly zone=$MG_SOURCE/examples/dns/zones/morgana.test.zone
 readonly peer=$MG_SOURCE/tests/integration/dns_peer.py
 in_ns() { ip netns exec "$ns" "$@"; }
 
-stop_nsd() {
-  local pid
-  [[ -s $MG_TMP/nsd.pid ]] || return 0
-  pid=$(cat "$MG_TMP/nsd.pid")
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-}
 # The image and NSD stop before their namespace goes.
-mg_on_exit "mg_stop; stop_nsd; ip netns del $ns"
+mg_on_exit "mg_stop; ip netns del $ns"
 ip netns add "$ns" || mg_skip "cannot create a network namespace (ip netns add failed)"
 in_ns ip link set lo up
 in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -40,29 +34,7 @@ in_ns ip addr add "$nsd_ip/24" dev "$tap"
 in_ns ip addr add "$stranger_ip/24" dev "$tap"  # a client AXFR is not allowed to
 in_ns ip link set "$tap" up
 
-cat >"$MG_TMP/nsd.conf" <<CONF
-server:
-  ip-address: $nsd_ip
-  port: 53
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "$MG_TMP/zone.list"
-  xfrdfile: "$MG_TMP/xfrd.state"
-  xfrdir: "$MG_TMP"
-  pidfile: "$MG_TMP/nsd.pid"
-  logfile: "$MG_TMP/nsd.log"
-  rrl-ratelimit: 0
-  refuse-any: yes
-remote-control:
-  control-enable: no
-zone:
-  name: morgana.test
-  zonefile: "$zone"
-  provide-xfr: $nsd_ip NOKEY
-CONF
-in_ns nsd -c "$MG_TMP/nsd.conf" || mg_fail "nsd did not start: $(cat "$MG_TMP/nsd.log" 2>/dev/null)"
+nsd_start "$ns" "$nsd_ip" morgana.test "$zone" "refuse-any: yes" -- "provide-xfr: $nsd_ip NOKEY"
 
 # Waits until SERVER answers a query over UDP.
 wait_for() {

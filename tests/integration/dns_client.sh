@@ -16,6 +16,7 @@
 # leaves the namespace.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$MG_SOURCE/tests/integration/nsd_lib.bash"
 mg_require_root
 mg_require_commands ip nsd dig socat timeout
 [[ -c /dev/net/tun ]] || mg_skip "needs /dev/net/tun"
@@ -25,16 +26,8 @@ readonly ns=mgn-dnsc-$$ tap=mgtap0 nsd_ip=10.81.0.1 image_ip=10.81.0.2 silent_ip
 readonly zone=$MG_TMP/client.test.zone domain=client.test
 in_ns() { ip netns exec "$ns" "$@"; }
 
-stop_pidfile() {
-  local pid
-  [[ -s $1 ]] || return 0
-  pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-}
 # The image and the peers stop before their namespace goes.
 mg_on_exit "ip netns del $ns"
-mg_on_exit "stop_pidfile $MG_TMP/nsd.pid"
 ip netns add "$ns" || mg_skip "cannot create a network namespace (ip netns add failed)"
 in_ns ip link set lo up
 in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -62,27 +55,7 @@ ZONE
   for i in $(seq 120); do echo "big     IN A    10.81.2.$i"; done
 } >"$zone"
 
-cat >"$MG_TMP/nsd.conf" <<CONF
-server:
-  ip-address: $nsd_ip
-  port: 53
-  server-count: 1
-  username: ""
-  chroot: ""
-  database: ""
-  zonelistfile: "$MG_TMP/zone.list"
-  xfrdfile: "$MG_TMP/xfrd.state"
-  xfrdir: "$MG_TMP"
-  pidfile: "$MG_TMP/nsd.pid"
-  logfile: "$MG_TMP/nsd.log"
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: $domain
-  zonefile: "$zone"
-CONF
-in_ns nsd -c "$MG_TMP/nsd.conf" || mg_fail "nsd did not start: $(cat "$MG_TMP/nsd.log" 2>/dev/null)"
+nsd_start "$ns" "$nsd_ip" "$domain" "$zone"
 for _ in $(seq 20); do
   in_ns dig @"$nsd_ip" "www.$domain" +tries=1 +time=1 >/dev/null 2>&1 && break
   sleep 0.2
