@@ -45,9 +45,13 @@ EOF
 }
 
 # virtio_netdev NAME SPEC: the -netdev value for --net:NAME=SPEC. `tap:IFNAME` opens an
-# existing tap; `user[,forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT]...` is QEMU's slirp,
-# restricted like morgana-hvt's (DESIGN.md §4: the guest reaches nothing outside slirp's
-# own services; forwards still come in), IPv4 only, the guest at 10.0.2.15 by DHCP.
+# existing tap; QEMU gives it a vnet header whenever the host's tap driver has one
+# (vnet_hdr's default; not forced on, so a tap without one still works), and with it its
+# virtio-net device offers checksum offload and TSO, which the guest negotiates unless the
+# application says --net-no-offloads. `user[,forward=tcp:HOSTADDR:HOSTPORT-:GUESTPORT]...`
+# is QEMU's slirp, restricted like morgana-hvt's (DESIGN.md §4: the guest reaches nothing
+# outside slirp's own services; forwards still come in), IPv4 only, the guest at
+# 10.0.2.15 by DHCP; slirp has no vnet header, so QEMU's device offers no offloads there.
 virtio_netdev() {
   local dev=$1 spec=$2 forward rest
   case $spec in

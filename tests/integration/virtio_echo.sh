@@ -5,9 +5,13 @@
 #  - examples/echo on a tap, mgtap0, inside a network namespace this test creates and
 #    deletes (Linux's end 10.0.0.1/24, the image 10.0.0.2/24, MAC from --net-mac); peers
 #    in the namespace: ping (up to 8000 bytes, fragmented both ways, and a flood), socat
-#    (UDP datagrams up to 65507 bytes, a TCP line, 4 MiB checked by sha256). Then the
-#    same on -M q35 over virtio-pci (MSI-X), and under KVM on microvm under TCG too, with
-#    1 MiB.
+#    (UDP datagrams up to 65507 bytes, a TCP line, 8 MiB echoed, so sent both ways,
+#    checked by sha256). QEMU's tap backend has a vnet header, so the driver negotiates
+#    checksum offload and TSO both ways (merged frames over MRG_RXBUF): the image's
+#    --stats must say so, with TCP segments sent for the device to cut and merged ones
+#    received. Then the same on -M q35 over virtio-pci (MSI-X), 4 MiB; on microvm with
+#    --net-no-offloads (none negotiated, none used), 4 MiB; and under KVM on microvm
+#    under TCG too, with 1 MiB.
 #  - examples/website with user-mode networking (QEMU's slirp, restricted, DHCP) and a
 #    forward from a free port on 127.0.0.1; peer: curl, which must get index.html intact.
 #  - command lines `morgana run` must refuse before boot (253).
@@ -50,12 +54,14 @@ nic_stats() { grep -m1 "^virtio-net 0:" <<<"$MG_OUT" || echo "(no virtio-net sta
 
 # --- echo on a tap in a namespace -------------------------------------------------------
 echo_on_tap() {
-  local machine=$1 acc=$2 bulk=$3 ns=$4 tag="$1/$2" out size start seconds sum back
+  local machine=$1 acc=$2 bulk=$3 offloads=$4 ns=$5 tag="$1/$2" out size start seconds sum back
+  local -a extra=()
+  [[ $offloads == off ]] && extra=(--net-no-offloads) tag+=" --net-no-offloads"
   in_ns() { ip netns exec "$ns" "$@"; }
   # The last connection is an empty one, so the image exits by itself (--connections).
   start_image "^echo: listening on" ip netns exec "$ns" "$morgana" run -t virtio "$MG_SOURCE/examples/echo" \
     --machine="$machine" --accel="$acc" --stats --net:service=tap:mgtap0 --net-mac:service=$mac -- \
-    --ipv4=$image/24 --connections=3 --net-stats
+    --ipv4=$image/24 --connections=3 --net-stats ${extra[@]+"${extra[@]}"}
   # Linux drops frames into a freshly opened tap until its link watch has run (see
   # tcpip_lib.bash: tcpip_tap_wait_up).
   local i state=""
@@ -104,6 +110,19 @@ echo_on_tap() {
   mg_wait
   mg_expect_status 0 "$tag: echo after its connections"
   mg_expect_stdout_contains "echo: 3 connections served"
+  # What the driver negotiated, and that the offloads carried the bulk transfer: TCP
+  # segments handed to the device to cut (tso) and merged ones from Linux (merged).
+  local stats tso merged
+  stats=$(nic_stats)
+  tso=$(sed -n 's/.* tso \([0-9]*\) .*/\1/p' <<<"$stats")
+  merged=$(sed -n 's/.* merged \([0-9]*\) .*/\1/p' <<<"$stats")
+  if [[ $offloads == on ]]; then
+    [[ $stats == *" offloads csum,tso4 "* && ${tso:-0} -gt 0 && ${merged:-0} -gt 0 ]] ||
+      mg_fail "$tag: checksum offload and TSO both ways should have been used: $stats"
+  else
+    [[ $stats == *" offloads none "* && $tso == 0 && $merged == 0 ]] ||
+      mg_fail "$tag: --net-no-offloads, yet the driver used offloads: $stats"
+  fi
   mg_pass "$tag: TCP echo of a line and of $((bulk >> 10)) KiB in $seconds s" \
     "($(rate "$bulk" "$seconds") MB/s each way), sha256 matches; $(nic_stats)"
 }
@@ -124,13 +143,14 @@ else
   ip netns exec "$ns" ip tuntap add dev mgtap0 mode tap
   ip netns exec "$ns" ip addr add $host/24 dev mgtap0
   ip netns exec "$ns" ip link set mgtap0 up
-  combos=("microvm $accel $((4 << 20))" "q35 $accel $((4 << 20))")
-  [[ $accel == kvm ]] && combos+=("microvm tcg $((1 << 20))")
+  combos=("microvm $accel $((8 << 20)) on" "q35 $accel $((4 << 20)) on"
+    "microvm $accel $((4 << 20)) off")
+  [[ $accel == kvm ]] && combos+=("microvm tcg $((1 << 20)) on")
   for combo in "${combos[@]}"; do
-    read -r machine acc bulk <<<"$combo"
-    mg_log "echo on a tap, $machine/$acc"
+    read -r machine acc bulk offloads <<<"$combo"
+    mg_log "echo on a tap, $machine/$acc, offloads $offloads"
     ip netns exec "$ns" ip neigh flush dev mgtap0
-    echo_on_tap "$machine" "$acc" "$bulk" "$ns"
+    echo_on_tap "$machine" "$acc" "$bulk" "$offloads" "$ns"
   done
 fi
 

@@ -8,8 +8,9 @@
 # with a symbolised backtrace, and refused options. tests/guest/panic prints thousands of
 # lines before a panic and before a page fault: every line must come out, in order, before
 # the report (the virtio console's buffers are written out before the 16550's report). A
-# short TCG boot on -M q35 covers the PC machine types (virtio-pci console), and a QEMU
-# command line without the virtio console the fallback to the 16550.
+# short TCG boot on -M q35 covers the PC machine types (virtio-pci console), a QEMU
+# command line without the virtio console the fallback to the 16550, and one on microvm
+# without ACPI that QEMU's own words on the command line are dropped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mg_require_commands qemu-system-x86_64 python3 addr2line
@@ -175,6 +176,22 @@ mg_expect_lines_in_order "hello from Morgana" "arg: --quick" "arg: --exit=7" "by
 mg_expect_stdout_contains "virtio: stats: cpl0 "
 [[ $MG_OUT != *"virtio-console:"* ]] || mg_fail "a virtio console without the device"
 mg_pass "$accel: no virtio console device, output complete on the 16550"
+
+# Without ACPI, QEMU's microvm appends `virtio_mmio.device=512@0x...:IRQ` to the command
+# line for every transport with a device (auto-kernel-cmdline, for Linux guests), after
+# the application's words: they must not reach the application (measured with QEMU 7.2:
+# `arg: virtio_mmio.device=512@0xfeb00000:5` before the splitter dropped such words).
+mg_log "$accel: microvm,acpi=off: QEMU's virtio_mmio.device= words are not arguments"
+mg_run --timeout 120 qemu-system-x86_64 -M "microvm,accel=$accel,acpi=off" "${by_hand[@]:3}" \
+  -global virtio-mmio.force-legacy=false \
+  -device virtio-serial-device,bus=virtio-mmio-bus.0,max_ports=1 \
+  -device virtconsole,chardev=console -chardev stdio,id=console,mux=on \
+  -serial chardev:console -kernel "$image" -append "-- --quick --exit=7"
+mg_expect_status 15 "QEMU's code for guest status 7"
+mg_expect_lines_in_order "hello from Morgana" "arg: --quick" "arg: --exit=7" \
+  "argument lengths: 7x1 8x1" "bye"
+[[ $MG_OUT != *"virtio_mmio"* ]] || mg_fail "acpi=off: QEMU's words reached the application"
+mg_pass "$accel: microvm,acpi=off: the application has its two arguments, not QEMU's words"
 
 mg_log "refusals before boot"
 run --bogus-option --

@@ -19,7 +19,10 @@ struct PlatformOptions {
 // \\ escapes, 'single quotes' group words literally, a backslash outside quotes escapes
 // the next character. An unquoted `--` word ends the platform options: the words before
 // it are options for the platform, the words after it are the application's. Without
-// one, every word is the application's. Returns argc, or -1 with `*error` set.
+// one, every word is the application's. Unquoted `virtio_mmio.device=SIZE@BASE:IRQ[:ID]`
+// words, which QEMU's microvm appends without ACPI, are no one's: dropped where QEMU puts
+// them (ending the command line) and ignored among the platform options. Returns argc,
+// or -1 with `*error` set.
 int split_cmdline(const char* cmdline, const char* argv0, char** argv, char* strings,
                   size_t capacity, PlatformOptions* options, const char** error);
 

@@ -204,36 +204,42 @@ uint64_t devices_poll() {
 
 }  // namespace virtio
 
-// The id of a device is its manifest index; `path` means nothing here (no monitor).
-// This driver negotiates no offloads (VIRTIO_NET_F_CSUM and friends): `wanted` gets none.
-Result<NetDevice> NetDevice::open(std::string_view name, NetPath, NetOffloads) {
+// The id of a device is its manifest index; `path` means nothing here (no monitor). The
+// first open initialises the NIC with the offloads of `wanted` the device has
+// (virtio_net.cc); later opens share them.
+Result<NetDevice> NetDevice::open(std::string_view name, NetPath, NetOffloads wanted) {
   for (uint32_t i = 0; i < entry_count(); ++i) {
     if (entry_type(i) != abi::DeviceType::kNet || entry_name(i) != name) continue;
     if (g_device_of[i] == kNone) return Error{Errc::kNotFound, "no virtio-net device attached"};
     const auto nic = static_cast<size_t>(g_device_of[i]);
-    virtio::virtio_net_open(nic);
-    return NetDevice(i, virtio::virtio_net_mac(nic), virtio::kNetMtu);
+    auto offloads = virtio::virtio_net_open(nic, wanted);
+    if (!offloads) {
+      char line[200];
+      snprintf(line, sizeof line, "virtio: net device '%.*s' cannot be set up: %s\n",
+               static_cast<int>(name.size()), name.data(), offloads.error().what);
+      virtio::console_write_raw(line);
+      return offloads.error();
+    }
+    return NetDevice(i, virtio::virtio_net_mac(nic), virtio::kNetMtu, *offloads);
   }
   return Error{Errc::kNotFound, "no network device of that name in the manifest"};
 }
 
 Result<void> NetDevice::write(std::span<const uint8_t> frame) {
-  return virtio::virtio_net_write(static_cast<size_t>(g_device_of[id_]), frame);
+  return write(frame, NetFrameMeta{});
 }
 
 Result<size_t> NetDevice::read(std::span<uint8_t> buffer) {
-  return virtio::virtio_net_read(static_cast<size_t>(g_device_of[id_]), buffer);
+  return virtio::virtio_net_read(static_cast<size_t>(g_device_of[id_]), buffer, nullptr);
 }
 
 Result<void> NetDevice::write(std::span<const uint8_t> frame, const NetFrameMeta& meta) {
-  if (meta.checksum != NetChecksum::kNone || meta.gso_size != 0)
-    return Error{Errc::kInvalidArgument, "offload requested from a device without offloads"};
-  return write(frame);
+  return virtio::virtio_net_write(static_cast<size_t>(g_device_of[id_]), frame, meta);
 }
 
 Result<size_t> NetDevice::read(std::span<uint8_t> buffer, NetFrameMeta& meta) {
   meta = {};
-  return read(buffer);
+  return virtio::virtio_net_read(static_cast<size_t>(g_device_of[id_]), buffer, &meta);
 }
 
 Result<BlockDevice> BlockDevice::open(std::string_view name) {

@@ -9,7 +9,7 @@ constexpr uint8_t kStatusAcknowledge = 1, kStatusDriver = 2, kStatusDriverOk = 4
 
 }  // namespace
 
-Result<uint64_t> Transport::negotiate(uint64_t wanted) {
+Result<uint64_t> Transport::negotiate(uint64_t wanted, uint64_t (*usable)(uint64_t)) {
   write_status(0);  // reset
   status_ = kStatusAcknowledge | kStatusDriver;
   write_status(status_);
@@ -19,7 +19,9 @@ Result<uint64_t> Transport::negotiate(uint64_t wanted) {
     return Error{Errc::kUnsupported, "the device does not offer VIRTIO_F_VERSION_1"};
   }
   const uint64_t offered = high << 32 | device_features(0);
-  const uint64_t accepted = (offered & wanted) | kFeatureVersion1;
+  uint64_t accepted = offered & wanted;
+  if (usable) accepted = usable(accepted);
+  accepted |= kFeatureVersion1;
   set_driver_features(0, static_cast<uint32_t>(accepted));
   set_driver_features(1, static_cast<uint32_t>(accepted >> 32));
   status_ |= kStatusFeaturesOk;

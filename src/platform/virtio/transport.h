@@ -30,9 +30,10 @@ class Transport {
   virtual ~Transport() = default;
 
   // Resets the device and negotiates features: accepts what the device offers of
-  // `wanted` (VERSION_1 is always required) and checks that it takes them (FEATURES_OK).
-  // Returns the negotiated set.
-  Result<uint64_t> negotiate(uint64_t wanted);
+  // `wanted` (VERSION_1 is always required), cut down by `usable` when the driver can use
+  // only some combinations, and checks that it takes them (FEATURES_OK). Returns the
+  // negotiated set.
+  Result<uint64_t> negotiate(uint64_t wanted, uint64_t (*usable)(uint64_t) = nullptr);
   virtual uint16_t queue_max(uint16_t index) = 0;
   // Gives queue `index` to the device; kUnsupported if the device's queue is smaller.
   virtual Result<void> setup_queue(uint16_t index, const SplitQueue& queue,

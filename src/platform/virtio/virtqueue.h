@@ -56,6 +56,10 @@ class SplitQueue {
   uint16_t used_index() const { return __atomic_load_n(&used_[1], __ATOMIC_ACQUIRE); }
   bool has_used() const { return used_index() != last_used_; }
   uint16_t last_used() const { return last_used_; }
+  // How many used elements have not been taken yet (at most size() from a correct device).
+  uint16_t used_pending() const { return static_cast<uint16_t>(used_index() - last_used_); }
+  // The next used element without taking it; call only when has_used().
+  VirtqUsedElem peek_used() const { return used_ring()[last_used_ & mask_]; }
   // The next used element; call only when has_used().
   VirtqUsedElem pop_used() {
     const VirtqUsedElem elem = used_ring()[last_used_ & mask_];
@@ -89,7 +93,7 @@ class SplitQueue {
         used_(used) {}
   // avail: flags, idx, ring[size], used_event; used: flags, idx, ring[size], avail_event.
   uint16_t* avail_ring() { return avail_ + 2; }
-  VirtqUsedElem* used_ring() { return reinterpret_cast<VirtqUsedElem*>(used_ + 2); }
+  VirtqUsedElem* used_ring() const { return reinterpret_cast<VirtqUsedElem*>(used_ + 2); }
 
   uint16_t size_, mask_;
   VirtqDesc* desc_;
