@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -142,6 +143,10 @@ std::string write_boot_info(const GuestMemory& memory, const GuestLayout& layout
   info.stack_top = layout.stack_top;
   info.tsc_hz = tsc_hz;
   info.console_ring = abi::kConsoleRingAddr;
+  // Pinned to one CPU (taskset, cpusets), the I/O thread and the vCPU share it.
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) == 1)
+    info.flags |= abi::kBootFlagSharedCpu;
   if (getrandom(info.seed, sizeof info.seed, 0) != sizeof info.seed ||
       getrandom(&info.thread_block.stack_guard, 8, 0) != 8)
     return std::string("getrandom: ") + std::strerror(errno);

@@ -310,6 +310,11 @@ struct ThreadBlock {
 };
 static_assert(sizeof(ThreadBlock) == 0x30);
 
+// BootInfo::flags. kBootFlagSharedCpu: the monitor process may run on one CPU only, so
+// its I/O thread gets that CPU only when the vCPU gives it up: a guest waiting for frames
+// gains nothing by spinning (it delays the very thread that would bring them).
+inline constexpr uint32_t kBootFlagSharedCpu = 1u << 0;
+
 struct BootInfo {
   uint32_t magic;  // kBootInfoMagic
   uint32_t abi_version;
@@ -321,10 +326,10 @@ struct BootInfo {
   uint64_t wall_clock_ns;  // host wall clock (ns since the Unix epoch) at vCPU start
   uint8_t seed[32];        // from the host's getrandom()
   uint32_t argc;           // app args; argv[0] is the image name
-  uint32_t reserved;
-  uint64_t argv;          // gpa of char*[argc + 1]
-  uint64_t console_ring;  // gpa of the ConsoleRing
-  uint32_t device_count;  // == manifest entry_count, same order
+  uint32_t flags;          // kBootFlag* (0 from monitors before them)
+  uint64_t argv;           // gpa of char*[argc + 1]
+  uint64_t console_ring;   // gpa of the ConsoleRing
+  uint32_t device_count;   // == manifest entry_count, same order
   uint32_t reserved2;
   DeviceInfo devices[kMaxDevices];
   ThreadBlock thread_block;

@@ -27,5 +27,8 @@ const abi::BootInfo& boot_info();
 ReadySet rings_pending();
 // When a ring last carried a frame either way (monotonic ns; 0: never).
 uint64_t last_ring_activity_ns();
+// Kicks the I/O thread for every ring whose tx queue holds frames it has not taken, if
+// it sleeps: the end of a batch of ring writes (called when the guest yields).
+void kick_pending_tx();
 
 }  // namespace morgana::platform::hvt

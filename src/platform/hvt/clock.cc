@@ -41,18 +41,24 @@ uint64_t wall_clock_ns() {
 }
 
 ReadySet yield(uint64_t deadline_ns) {
+  // The guest has done what it can for now: frames it queued leave (one kick a batch).
+  hvt::kick_pending_tx();
   // Frames already in a receive ring need no exit to be found: the rings are shared
   // memory. This is what keeps a busy flow from paying an exit (30-80 us on kvm-pvm,
   // DESIGN.md §4a) per batch of packets.
   if (ReadySet ready = hvt::rings_pending()) return ready;
   // While a ring carried traffic in the last kSpinWindowNs, poll the rings for up to
   // kSpinNs before sleeping: the next frame of a busy flow (an ACK in flight) usually
-  // arrives sooner than an exit and the wake-up would take. An idle image sleeps at once.
+  // arrives sooner than an exit and the wake-up would take. An idle image sleeps at once,
+  // and so does one whose monitor shares its only CPU with the I/O thread: there the spin
+  // only keeps that thread waiting (dns.hvt under dnsperf on one core: 6.6 -> 5.4 µs of
+  // CPU per query without it).
   constexpr uint64_t kSpinNs = 40'000;
   constexpr uint64_t kSpinWindowNs = 2'000'000;
   uint64_t now = monotonic_ns();
   uint64_t last = hvt::last_ring_activity_ns();
-  if (last != 0 && now - last < kSpinWindowNs && deadline_ns > now) {
+  const bool shared_cpu = (hvt::boot_info().flags & abi::kBootFlagSharedCpu) != 0;
+  if (!shared_cpu && last != 0 && now - last < kSpinWindowNs && deadline_ns > now) {
     uint64_t until = deadline_ns - now < kSpinNs ? deadline_ns : now + kSpinNs;
     while (monotonic_ns() < until) {
       asm volatile("pause");

@@ -31,6 +31,9 @@ NetOffloads g_offloads[abi::kMaxDevices];
 bool g_opened[abi::kMaxDevices];
 uint64_t g_last_activity_ns;
 
+// Unsent tx slots at which ring_write() kicks without waiting for yield().
+constexpr uint32_t kKickBatchSlots = abi::kNetRingSlots / 4;
+
 void kick_if_sleeping(abi::NetRing& ring) {
   // Pairs with the I/O thread's "set io_sleeping, then re-check": our store to a queue
   // index must be visible before we read its flag.
@@ -88,7 +91,12 @@ Result<void> ring_write(abi::NetRing& ring, std::span<const uint8_t> frame,
   std::memcpy(tx.data[at % abi::kNetRingSlots], frame.data(), len);
   tx.desc[at % abi::kNetRingSlots] = abi::NetDesc{len, static_cast<uint16_t>(need), 0, vnet, 0, 0};
   __atomic_store_n(&tx.head, at + need, __ATOMIC_RELEASE);
-  kick_if_sleeping(ring);
+  // The kick waits for the end of the batch (yield(), see kick_pending_tx()), as virtio's
+  // xmit_more does: a kick is a VM exit, emulated on kvm-pvm, and when the I/O thread
+  // shares the vCPU's core each kick also preempts the guest to send a single frame.
+  // A long batch still kicks once a quarter of the ring waits, so a sleeping I/O thread
+  // on another core starts sending before the queue fills.
+  if (used + skip + need >= kKickBatchSlots) kick_if_sleeping(ring);
   g_last_activity_ns = monotonic_ns();
   return ok();
 }
@@ -254,6 +262,14 @@ ReadySet rings_pending() {
 
 uint64_t last_ring_activity_ns() {
   return g_last_activity_ns;
+}
+
+void kick_pending_tx() {
+  for (uint32_t i = 0; i < abi::kMaxDevices; ++i) {
+    abi::NetRing* ring = g_rings[i];
+    if (ring != nullptr && ring->tx.head != __atomic_load_n(&ring->tx.tail, __ATOMIC_ACQUIRE))
+      kick_if_sleeping(*ring);
+  }
 }
 
 }  // namespace hvt
