@@ -26,6 +26,11 @@
 //  - a notify is written only when the device asks for it (VIRTQ_USED_F_NO_NOTIFY clear),
 //    and for transmit once per batch: at the next yield(), after kTxKickBatch
 //    descriptors, or when the queue is full.
+// The idle sleep also watches the device: a sleep of at least kTxStallNs during which it
+// took none of the transmit frames outstanding when the sleep began is counted
+// (tx_stalls, tx_stall_ms in --stats). The driver has done its part then (the frames
+// were notified, or the device had said it would look); such stalls come from the host,
+// e.g. QEMU's threads waiting for a CPU (docs/virtio.md, "Stalls in bulk transfers").
 // Only NICs the application opened are set up and take part in polling and waking:
 // frames piling up on one nobody reads must not keep yield() from sleeping.
 #include "platform/virtio/virtio_net.h"
@@ -58,6 +63,7 @@ constexpr uint16_t kReceiveQueue = 0, kTransmitQueue = 1;
 constexpr uint16_t kQueueSize = 256;            // per direction; 512 KiB of buffers each
 constexpr uint32_t kBufferSize = 2048;          // a header and the largest frame, with room
 constexpr uint16_t kTxKickBatch = 32;           // notify at least every this many descriptors
+constexpr uint64_t kTxStallNs = 20'000'000;     // a device this slow is counted as stalled
 constexpr size_t kFrameMax = kNetMtu + 14 + 4;  // Ethernet header and one VLAN tag
 
 // virtio 1.2 §5.1.6: with VERSION_1 the header always has num_buffers (12 bytes): the
@@ -84,6 +90,8 @@ struct Counters {
   uint64_t tx_full = 0;         // writes refused with kAgain
   uint64_t notifies = 0;        // queue notify writes (exits)
   uint64_t interrupt_acks = 0;  // interrupt acknowledgements (exits)
+  uint64_t tx_stalls = 0;       // sleeps of kTxStallNs or more with transmit frames untaken
+  uint64_t tx_stall_ns = 0;     // their total length
   uint64_t drops[static_cast<int>(Drop::kCount)] = {};
 };
 
@@ -102,6 +110,11 @@ struct Nic {
   uint16_t tx_unnotified = 0;         // descriptors made available since the last notify
   bool armed = false;                 // receive interrupts enabled for the idle sleep
   uint16_t used_at_arm = 0;
+  // The transmit side of the sleep: whether frames were outstanding (made available, not
+  // yet used by the device) when it began, the used index then, and when it began.
+  bool tx_outstanding_at_arm = false;
+  uint16_t tx_used_at_arm = 0;
+  uint64_t armed_at_ns = 0;
   Counters counters;
 };
 
@@ -413,10 +426,14 @@ void virtio_net_flush() {
 
 bool virtio_net_arm_wakeup() {
   bool arrived = false;
+  const uint64_t now = monotonic_ns();
   for (size_t i = 0; i < g_nic_count; ++i) {
     if (!g_nics[i]) continue;
     Nic& nic = *g_nics[i];
     nic.used_at_arm = nic.rx.last_used();
+    nic.tx_used_at_arm = nic.tx.used_index();
+    nic.tx_outstanding_at_arm = nic.tx.avail_index() != nic.tx_used_at_arm;
+    nic.armed_at_ns = now;
     nic.rx.set_interrupts(Interrupts::kOn);
     nic.armed = true;
     // A frame that came before the flag was visible raised no interrupt: look again
@@ -441,6 +458,13 @@ void virtio_net_disarm_wakeup(bool device_interrupt) {
         nic.transport.ack_interrupts()) {
       ++nic.counters.interrupt_acks;
     }
+    if (nic.tx_outstanding_at_arm && nic.tx.used_index() == nic.tx_used_at_arm) {
+      const uint64_t slept = monotonic_ns() - nic.armed_at_ns;
+      if (slept >= kTxStallNs) {
+        ++nic.counters.tx_stalls;
+        nic.counters.tx_stall_ns += slept;
+      }
+    }
   }
 }
 
@@ -460,12 +484,14 @@ void virtio_net_print_stats() {
     int n = snprintf(
         line, sizeof line,
         "virtio-net %zu: offloads %s rx %llu merged %llu tx %llu tso %llu "
-        "tx_full %llu notifies %llu interrupt_acks %llu drops",
+        "tx_full %llu notifies %llu interrupt_acks %llu tx_stalls %llu tx_stall_ms %llu drops",
         i, offloads, static_cast<unsigned long long>(c.rx_frames),
         static_cast<unsigned long long>(c.rx_merged), static_cast<unsigned long long>(c.tx_frames),
         static_cast<unsigned long long>(c.tx_tso), static_cast<unsigned long long>(c.tx_full),
         static_cast<unsigned long long>(c.notifies),
-        static_cast<unsigned long long>(c.interrupt_acks));
+        static_cast<unsigned long long>(c.interrupt_acks),
+        static_cast<unsigned long long>(c.tx_stalls),
+        static_cast<unsigned long long>(c.tx_stall_ns / 1'000'000));
     for (int d = 0; d < static_cast<int>(Drop::kCount) && n > 0 && n < int(sizeof line); ++d) {
       n += snprintf(line + n, sizeof line - size_t(n), " %s %llu", kDropNames[d],
                     static_cast<unsigned long long>(c.drops[d]));

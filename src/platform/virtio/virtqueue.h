@@ -56,6 +56,8 @@ class SplitQueue {
   uint16_t used_index() const { return __atomic_load_n(&used_[1], __ATOMIC_ACQUIRE); }
   bool has_used() const { return used_index() != last_used_; }
   uint16_t last_used() const { return last_used_; }
+  // Our available index: the chains up to here have been made available.
+  uint16_t avail_index() const { return avail_shadow_; }
   // How many used elements have not been taken yet (at most size() from a correct device).
   uint16_t used_pending() const { return static_cast<uint16_t>(used_index() - last_used_); }
   // The next used element without taking it; call only when has_used().
