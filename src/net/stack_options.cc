@@ -3,9 +3,12 @@
 // with a default the operator did not mean.
 #include "morgana/net/stack_options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string_view>
+
+#include "morgana/rt/heap.h"
 
 namespace morgana::net {
 namespace {
@@ -194,10 +197,17 @@ class Parser {
 
 }  // namespace
 
+uint32_t default_tcp_buffer(size_t heap_bytes) {
+  constexpr size_t kLow = 16 * 1024, kHigh = 256 * 1024;
+  if (heap_bytes == 0) return kHigh;
+  return uint32_t(std::clamp<size_t>(heap_bytes / 128 / 4096 * 4096, kLow, kHigh));
+}
+
 std::optional<StackOptions> parse_stack_options(std::span<char* const> args,
                                                 std::vector<char*>& rest,
                                                 StackOptionsError& error) {
   StackOptions options;
+  options.tcp_send_buffer = options.tcp_receive_buffer = default_tcp_buffer(rt::heap_size_bytes());
   Parser parser(options, error);
   for (size_t i = 0; i < args.size(); ++i) {
     char* arg = args[i];
@@ -225,9 +235,9 @@ const char* stack_options_usage() {
          "  --tcp-no-timestamps        do not offer TCP timestamps\n"
          "  --tcp-no-wscale            do not offer window scaling\n"
          "  --tcp-sndbuf=BYTES         send buffer per connection, 4096..16777216\n"
-         "                             (default 262144)\n"
+         "                             (default: a 128th of the heap, 16 KiB..256 KiB)\n"
          "  --tcp-rcvbuf=BYTES         receive buffer per connection, 4096..16777216\n"
-         "                             (default 262144)\n"
+         "                             (default: a 128th of the heap, 16 KiB..256 KiB)\n"
          "  --tcp-max-connections=N    connections at most, 1..1048576 (default 1024)\n"
          "  --net-stats                print the stack's counters at exit\n"
          "  --net-no-offloads          checksums and TCP segmentation in the stack, not\n"

@@ -11,11 +11,12 @@
 
 namespace morgana::net {
 
-ByteRing::ByteRing(uint32_t capacity)
+ByteRing::ByteRing(uint32_t capacity, const GrowthBudget* budget)
     // nothrow: running out of memory refuses the connection (the caller checks
     // allocated()) instead of panicking the image. The initial storage is never zero, so
     // a ring whose growth fails can still move data (and the writer is woken by ACKs).
     : storage_(new (std::nothrow) uint8_t[std::clamp<uint32_t>(capacity, 1, kInitialStorage)]),
+      budget_(budget),
       capacity_(storage_ ? capacity : 0),
       storage_size_(storage_ ? std::clamp<uint32_t>(capacity, 1, kInitialStorage) : 0) {}
 
@@ -30,6 +31,10 @@ bool ByteRing::reserve(uint32_t end) {
   uint64_t target = std::max<uint64_t>(storage_size_, 1);
   while (target < end) target *= 2;
   uint32_t new_size = static_cast<uint32_t>(std::min<uint64_t>(target, capacity_));
+  if (budget_ != nullptr && !budget_->allows(new_size)) {
+    growth_failed_ = true;
+    return false;
+  }
   std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[new_size]);
   if (!bigger) {
     growth_failed_ = true;

@@ -53,8 +53,8 @@ TcpConnection::TcpConnection(const TcpConfig& config, const TcpEndpoints& endpoi
       rtt_(config.rtt),
       congestion_(config.congestion, config.mss),
       send_mss_(config.mss) {
-  send_.emplace(config.send_buffer);
-  receive_.emplace(config.receive_buffer);
+  send_.emplace(config.send_buffer, config.buffer_budget);
+  receive_.emplace(config.receive_buffer, config.buffer_budget);
 }
 
 TcpConnection::~TcpConnection() = default;
@@ -214,11 +214,15 @@ size_t TcpConnection::writable() const {
   return send_->appendable();
 }
 
-size_t TcpConnection::write(std::span<const uint8_t> bytes, uint64_t now) {
+size_t TcpConnection::write(std::span<const uint8_t> bytes, uint64_t now, TcpPush push) {
   if (writable() == 0 || bytes.empty()) return 0;
   size_t taken = send_->append(bytes);
-  output(now);
+  if (push == TcpPush::kNow) output(now);
   return taken;
+}
+
+void TcpConnection::push(uint64_t now) {
+  output(now);
 }
 
 size_t TcpConnection::readable() const {
@@ -229,7 +233,7 @@ bool TcpConnection::at_eof() const {
   return fin_received_ && receive_->size() == 0;
 }
 
-size_t TcpConnection::read(std::span<uint8_t> out, uint64_t now) {
+size_t TcpConnection::read(std::span<uint8_t> out, uint64_t now, TcpPush push) {
   size_t count = receive_->read(out);
   if (count == 0 || fin_received_) return count;
   if (state_ != TcpState::kEstablished && state_ != TcpState::kFinWait1 &&
@@ -243,7 +247,7 @@ size_t TcpConnection::read(std::span<uint8_t> out, uint64_t now) {
   uint32_t threshold = std::min(send_mss_, config_.receive_buffer / 2);
   if (space >= 2 * left && space - left >= threshold) {
     ack_now_ = true;
-    output(now);
+    if (push == TcpPush::kNow) output(now);
   }
   return count;
 }

@@ -305,6 +305,7 @@ void TcpConnection::output(uint64_t now) {
     return;
   }
   bool sent = false;
+  bool link_blocked = false;
   // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial
   // window rather than bursting the old cwnd into the network.
   if (snd_max_ == snd_una_ && has_unsent() && last_send_ != 0 && now - last_send_ > rtt_.rto_ns())
@@ -394,6 +395,12 @@ void TcpConnection::output(uint64_t now) {
         break;
       }
     }
+    // The link is not keeping up: the data waits in the send buffer (the owner pushes
+    // again once the device has room) rather than in packets the device cannot take.
+    if (output_->link_busy(endpoints_)) {
+      link_blocked = true;
+      break;
+    }
     bool fin = fin_queued_ && snd_nxt_ + length == fin_seq_ && length < window_left;
     send_data(snd_nxt_, length, fin, now);
     sent = true;
@@ -407,8 +414,8 @@ void TcpConnection::output(uint64_t now) {
   if (!sent && ack_now_) send_ack(now);
   // Data waits with nothing in flight: only the persist timer can move it (RFC 9293
   // §3.8.6.1 zero window, or the §3.8.6.2.1 override for a small one).
-  if ((snd_max_ == snd_una_ || persisting_) && has_unsent() && rtx_deadline_ == kNever &&
-      persist_deadline_ == kNever)
+  if (!link_blocked && (snd_max_ == snd_una_ || persisting_) && has_unsent() &&
+      rtx_deadline_ == kNever && persist_deadline_ == kNever)
     persist_deadline_ = now + persist_interval();
 }
 

@@ -14,7 +14,10 @@
 #   chargen   image -> Linux, the same size: sha256 of what arrives must be the pattern's
 #   many      200 connections open at once, 64 KiB echoed on each (hvt with --mem=256)
 #   many-small-memory  (hvt) the same at the default 32 MiB, too little for 200
-#             connections' buffers: the image may refuse connections but must not crash
+#             connections' full-size buffers: the image may refuse connections (the heap
+#             reserve) but must not crash. Since buffers grow on demand from 4 KiB it
+#             serves all 200 (measured 2026-11-27; 54 before), and prints how many SYNs
+#             the reserve refused and how many segments found no memory
 #   exit-flush  chargen and echo with --connections=1: what the last connection still had
 #             to send, and its FIN, must reach Linux before the image exits. (Every other
 #             check adds one empty connection at the end, so that a loss there does not
@@ -152,8 +155,10 @@ check_many() {
   mg_pass "$target: $out; $(tcpip_tcp_summary)"
 }
 
-# hvt's default memory cannot hold 200 connections' buffers: the image must refuse what it
-# cannot hold (or serve it), not crash.
+# hvt's default memory cannot hold 200 connections' full-size buffers: the image must
+# refuse what it cannot hold (or serve it), not crash. Buffers that grow with use let it
+# serve all 200 at 64 KiB each (54 connections before they did); a smaller count is no
+# failure, since a busier peer or larger transfers would make the reserve refuse some.
 check_many_small_memory() {
   local target=$1 out peer i
   tcpip_image_start "$ns" "$target" echo 200 "--ipv4=$image/24"
@@ -176,7 +181,7 @@ check_many_small_memory() {
     tcpip_image_poke
   done
   tcpip_image_finish
-  mg_pass "$target: at the default --mem: $out"
+  mg_pass "$target: at the default --mem: $out; $(tcpip_memory_summary)"
 }
 
 # The examples exit once their --connections=N have ended. Whatever the last one still had

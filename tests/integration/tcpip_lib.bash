@@ -239,6 +239,17 @@ tcpip_tcp_summary() {
     "$(sed -n 's/.* out_of_order \([0-9]*\).*/\1/p' <<<"$line")"
 }
 
+# What memory pressure did, from the finished image's --net-stats: SYNs dropped for the
+# heap reserve and segments dropped because a receive buffer could not grow.
+tcpip_memory_summary() {
+  local line
+  line=$(tcpip_stats_line "net tcp: connections")
+  [[ -n $line ]] || return 0
+  printf 'syn_dropped_low_memory %s, no_memory_drops %s' \
+    "$(sed -n 's/.* syn_dropped_low_memory \([0-9]*\).*/\1/p' <<<"$line")" \
+    "$(sed -n 's/.* no_memory_drops \([0-9]*\).*/\1/p' <<<"$line")"
+}
+
 # After a failure: --net-stats prints at a normal exit only, and the examples exit after
 # their --connections=N, so open and close connections (for up to 5 s) until the image
 # ends; one that does not is stopped without its counters. Then prints what it said and

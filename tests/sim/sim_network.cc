@@ -37,15 +37,15 @@ std::string SimCounters::format() const {
   char line[400];
   std::snprintf(line, sizeof line,
                 "link: sent=%llu delivered=%llu bytes=%llu lost=%llu cut=%llu reordered=%llu "
-                "duplicated=%llu corrupted=%llu queue_dropped=%llu unknown_destination=%llu "
-                "oversize=%llu tso_segments=%llu bad_offload=%llu",
+                "duplicated=%llu corrupted=%llu queue_dropped=%llu queue_refused=%llu "
+                "unknown_destination=%llu oversize=%llu tso_segments=%llu bad_offload=%llu",
                 (unsigned long long)frames_sent, (unsigned long long)frames_delivered,
                 (unsigned long long)bytes_delivered, (unsigned long long)lost,
                 (unsigned long long)cut, (unsigned long long)reordered,
                 (unsigned long long)duplicated, (unsigned long long)corrupted,
-                (unsigned long long)queue_dropped, (unsigned long long)unknown_destination,
-                (unsigned long long)oversize, (unsigned long long)tso_segments,
-                (unsigned long long)bad_offload);
+                (unsigned long long)queue_dropped, (unsigned long long)queue_refused,
+                (unsigned long long)unknown_destination, (unsigned long long)oversize,
+                (unsigned long long)tso_segments, (unsigned long long)bad_offload);
   return line;
 }
 
@@ -210,12 +210,19 @@ Result<size_t> SimNetwork::read(size_t index, std::span<uint8_t> out) {
 
 Result<void> SimNetwork::write(size_t from, std::span<const uint8_t> frame) {
   Port& port = ports_[from];
+  uint64_t sent = now();
+  if (port.config.bandwidth_bps != 0 && port.config.refuse_when_full) {
+    while (!port.in_queue.empty() && port.in_queue.front() <= sent) port.in_queue.pop_front();
+    if (port.in_queue.size() >= port.config.queue_frames) {
+      ++counters_.queue_refused;  // not taken: the stack keeps it and writes it again
+      return Error{Errc::kAgain, "sim: transmit queue full"};
+    }
+  }
   ++counters_.frames_sent;
   if (frame.size() < kEthernetHeader || frame.size() > size_t(port.config.mtu) + 22) {
     ++counters_.oversize;
     return {};
   }
-  uint64_t sent = now();
   if (port.config.bandwidth_bps != 0) {
     while (!port.in_queue.empty() && port.in_queue.front() <= sent) port.in_queue.pop_front();
     if (port.in_queue.size() >= port.config.queue_frames) {

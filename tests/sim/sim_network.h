@@ -37,6 +37,9 @@ struct LinkConditions {
 struct PortConfig {
   uint64_t bandwidth_bps = 1'000'000'000;  // 0: infinitely fast (no queue forms)
   size_t queue_frames = 512;
+  // A full queue refuses the frame with kAgain, as a device ring does (the stack keeps it
+  // and retries), instead of dropping it.
+  bool refuse_when_full = false;
   uint16_t mtu = 1500;
   // What the port's "NIC" does for the stack (platform::NetOffload): it completes
   // checksums and cuts TSO segments into MTU-sized frames as hardware would, before the
@@ -55,6 +58,7 @@ struct SimCounters {
   uint64_t duplicated = 0;
   uint64_t corrupted = 0;
   uint64_t queue_dropped = 0;        // tail drop at a full transmit queue
+  uint64_t queue_refused = 0;        // kAgain at a full queue (PortConfig::refuse_when_full)
   uint64_t unknown_destination = 0;  // unicast to a MAC no port has
   uint64_t oversize = 0;             // longer than the port's MTU allows
   uint64_t tso_segments = 0;         // TSO frames a port's NIC cut up

@@ -54,6 +54,7 @@ Stack& SimWorld::add_host(const net::StackOptions& options, const PortConfig& po
   std::memcpy(stack_seed.data(), &a, 8);
   std::memcpy(stack_seed.data() + 8, &b, 8);
   auto stack = Stack::create(device, options, stack_seed, buffers);
+  if (!stack) std::fprintf(stderr, "sim: host %zu: %s\n", index, stack.error().what);
   MORGANA_ASSERT(stack.ok());
   stacks_.push_back(std::move(*stack));
   return *stacks_.back();

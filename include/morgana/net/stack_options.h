@@ -3,6 +3,7 @@
 // stack: --ipv4=ADDR/PREFIX [--ipv4-gateway=ADDR] or --dhcp, plus TCP tuning.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -23,14 +24,20 @@ struct StackOptions {
   bool sack = true;                                              // --tcp-no-sack
   bool timestamps = true;                                        // --tcp-no-timestamps
   bool window_scaling = true;                                    // --tcp-no-wscale
-  uint32_t tcp_send_buffer = 256 * 1024;                         // --tcp-sndbuf=BYTES
-  uint32_t tcp_receive_buffer = 256 * 1024;                      // --tcp-rcvbuf=BYTES
-  uint32_t max_connections = 1024;                               // --tcp-max-connections=N
-  bool stats = false;  // --net-stats: print counters at exit
+  // parse_stack_options' defaults come from the heap (default_tcp_buffer).
+  uint32_t tcp_send_buffer = 256 * 1024;     // --tcp-sndbuf=BYTES
+  uint32_t tcp_receive_buffer = 256 * 1024;  // --tcp-rcvbuf=BYTES
+  uint32_t max_connections = 1024;           // --tcp-max-connections=N
+  bool stats = false;                        // --net-stats: print counters at exit
   // --net-no-offloads: leave checksums and TCP segmentation to the stack even when the
   // device could do them (for comparisons; Morgana's own stack only).
   bool offloads = true;
 };
+
+// The default --tcp-sndbuf and --tcp-rcvbuf for a heap of `heap_bytes` (0: unbounded, as
+// on the host): a 128th of it in whole 4 KiB, from 16 KiB up to 256 KiB, so that a small
+// image's connections do not outgrow its memory and a large one's keep full windows.
+uint32_t default_tcp_buffer(size_t heap_bytes);
 
 // Takes the options above out of `args` (argv without argv[0]) and returns them; every
 // other argument is appended to `rest`, in order, for the application. Fails with a

@@ -13,6 +13,19 @@
 
 namespace morgana::net {
 
+// What a ring's growth may take from the heap: it grows only while `floor` bytes of heap
+// stay free after it. The TCP layer gives its connections one (half its reserve), so
+// buffers growing under load can never take the memory the application needs to keep
+// running; a ring refused growth behaves as when the heap is exhausted (below).
+struct GrowthBudget {
+  size_t (*heap_free_bytes)();  // SIZE_MAX: unbounded
+  size_t floor;
+  bool allows(size_t bytes) const {
+    const size_t free = heap_free_bytes();
+    return free >= floor && free - floor >= bytes;
+  }
+};
+
 // A byte ring that grows with use up to a fixed capacity. Byte 0 is the oldest (at
 // SND.UNA for the send side, at the application's read position for the receive side).
 //
@@ -26,7 +39,9 @@ class ByteRing {
   static constexpr uint32_t kInitialStorage = 4096;
 
   // Allocates min(capacity, kInitialStorage) bytes; allocated() says whether that worked.
-  explicit ByteRing(uint32_t capacity);
+  // Growth beyond that also asks `budget` (nullptr: only the heap limits it), which must
+  // outlive the ring.
+  explicit ByteRing(uint32_t capacity, const GrowthBudget* budget = nullptr);
 
   // The most the ring may ever hold (the configured buffer size).
   uint32_t capacity() const { return capacity_; }
@@ -70,6 +85,7 @@ class ByteRing {
 
  private:
   std::unique_ptr<uint8_t[]> storage_;
+  const GrowthBudget* budget_;
   uint32_t capacity_;
   uint32_t storage_size_ = 0;
   uint32_t head_ = 0;  // index of the oldest byte in storage_

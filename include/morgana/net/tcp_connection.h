@@ -52,7 +52,9 @@ const char* tcp_state_name(TcpState state);
 struct TcpConfig {
   uint32_t send_buffer = 256 * 1024;     // bytes the application may queue unacknowledged
   uint32_t receive_buffer = 256 * 1024;  // bytes held for the application, incl. out of order
-  uint16_t mss = 1460;                   // our MSS (interface MTU - 40)
+  // Limits how far the buffers grow into the heap (ByteRing); nullptr: only the heap.
+  const GrowthBudget* buffer_budget = nullptr;
+  uint16_t mss = 1460;  // our MSS (interface MTU - 40)
   // TCP segmentation offload: new data may leave as one segment of up to this many
   // payload bytes (whole MSS-sized pieces) that the device cuts into MSS-sized segments
   // (TcpSegmentHeader::tso_segment_size). 0: every segment is one MSS at most.
@@ -76,6 +78,11 @@ struct TcpConfig {
   unsigned challenge_acks_per_interval = 10;           //   this many per interval
 };
 
+// When write() sends what it queued: at once (the engine's default, and what its tests
+// drive), or only at the owner's next push(), so that every write of one turn of the
+// event loop leaves as one segment (the stack's TCP layer: Linux's autocorking).
+enum class TcpPush : uint8_t { kNow, kDeferred };
+
 struct TcpEndpoints {
   Ipv4Address local_address;
   uint16_t local_port = 0;
@@ -91,6 +98,12 @@ class TcpOutput {
  public:
   virtual void transmit(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
                         std::span<const uint8_t> payload1, std::span<const uint8_t> payload2) = 0;
+  // True when the link below is not keeping up (frames wait for the device): output()
+  // then holds its data back instead of queueing more, and the owner calls push() once
+  // the link has room (the owner remembers which connection asked). Without this, a
+  // burst from many connections outruns the device, the packet pool runs dry and the
+  // segments built are dropped: losses the stack inflicted on itself.
+  virtual bool link_busy(const TcpEndpoints& /*endpoints*/) { return false; }
 
  protected:
   ~TcpOutput() = default;
@@ -176,13 +189,20 @@ class TcpConnection {
 
   // --- The application's side -----------------------------------------------------
   // Queues up to writable() bytes for sending; returns how many were taken (0 when the
-  // buffer is full, or after shutdown_write()/close() or an error: check state()). May
-  // transmit at once (subject to the windows and Nagle).
-  size_t write(std::span<const uint8_t> bytes, uint64_t now);
+  // buffer is full, or after shutdown_write()/close() or an error: check state()). With
+  // TcpPush::kNow it may transmit at once (subject to the windows and Nagle); with
+  // kDeferred nothing leaves before push().
+  size_t write(std::span<const uint8_t> bytes, uint64_t now, TcpPush push = TcpPush::kNow);
+  // Sends what the windows, Nagle and SWS avoidance allow of the queued data (and an ACK
+  // that is due): what write() with kNow does after queueing.
+  void push(uint64_t now);
   size_t writable() const;
   // Copies up to out.size() in-order bytes out; freeing receive space may send a window
-  // update. Returns 0 when none are ready (see readable(), at_eof()).
-  size_t read(std::span<uint8_t> out, uint64_t now);
+  // update (with TcpPush::kDeferred only at the next push(): see ack_due()). Returns 0
+  // when none are ready (see readable(), at_eof()).
+  size_t read(std::span<uint8_t> out, uint64_t now, TcpPush push = TcpPush::kNow);
+  // An ACK is owed and waits for push() (a window update a deferred read made due).
+  bool ack_due() const { return ack_now_; }
   size_t readable() const;
   // The peer sent FIN and every byte before it has been read.
   bool at_eof() const;
@@ -214,6 +234,12 @@ class TcpConnection {
   const CongestionControl& congestion() const { return congestion_; }
   // The negotiated effective send MSS.
   uint32_t mss() const;
+  // Tests only: every later growth of either buffer fails, as if the heap were exhausted
+  // (ByteRing::fail_growth_for_testing), so the engine's answers to that can be checked.
+  void fail_buffer_growth_for_testing() {
+    send_->fail_growth_for_testing();
+    receive_->fail_growth_for_testing();
+  }
 
  private:
   static constexpr uint64_t kNever = UINT64_MAX;

@@ -7,6 +7,7 @@
 
 #include "morgana/async/loop.h"
 #include "morgana/random/random.h"
+#include "morgana/rt/heap.h"
 
 namespace morgana::net {
 
@@ -21,6 +22,15 @@ std::array<uint8_t, 32> derive_key(const std::array<uint8_t, 32>& seed, uint32_t
   std::array<uint8_t, 32> key{};
   std::copy_n(block.begin(), 32, key.begin());
   return key;
+}
+
+// A pool of `config` with no more buffers than a sixteenth of the image's heap holds (at
+// least one): in a small image (4 MiB of RAM) the default pools alone would take a third
+// of the heap. The host's heap is unbounded (size 0): the count stands.
+BufferConfig sized_for_heap(BufferConfig config) {
+  const size_t heap = rt::heap_size_bytes();
+  if (heap != 0) config.count = std::clamp<size_t>(heap / 16 / config.size, 1, config.count);
+  return config;
 }
 
 uint64_t first_u64(const std::array<uint8_t, 32>& key) {
@@ -39,14 +49,14 @@ Result<std::unique_ptr<StackCore>> StackCore::create(const CoreConfig& config, L
   if ((config.offloads & platform::kNetOffloadTso4) &&
       !(config.offloads & platform::kNetOffloadChecksum))
     return Error{Errc::kInvalidArgument, "TSO without checksum offload"};
-  auto pool = TRY(BufferPool::create(config.buffers));
+  auto pool = TRY(BufferPool::create(sized_for_heap(config.buffers)));
   auto ipv4 = TRY(Ipv4Input::create({Ipv4Prefix{}, ReassemblyConfig{}}));
   std::unique_ptr<StackCore> core(new StackCore(config, link, std::move(pool), std::move(ipv4)));
   if (config.offloads & platform::kNetOffloadTso4) {
     if (config.large_buffers.size - config.large_buffers.headroom <
         kEthernetHeaderSize + kIpv4MaxDatagram)
       return Error{Errc::kInvalidArgument, "large buffers cannot hold a TSO segment"};
-    core->large_pool_ = TRY(BufferPool::create(config.large_buffers));
+    core->large_pool_ = TRY(BufferPool::create(sized_for_heap(config.large_buffers)));
   }
   if (config.options.ipv4) {
     TRY(core->configure(*config.options.ipv4, config.options.gateway));
@@ -339,26 +349,53 @@ void StackCore::route_packet(Ipv4Address destination, PacketBuffer packet) {
 
 void StackCore::drain_outbox() {
   if (arp_) blocked_.splice_back(arp_->outbox());
-  flush();
+  transmit_blocked();
   // ARP may have armed a retry, TCP a retransmission: the driver must wake by then.
   if (next_deadline() < armed_deadline_ || !blocked_.empty()) wake_.set();
 }
 
 bool StackCore::flush() {
+  transmit_blocked();
+  // Not from transmit_blocked(): that runs inside a connection's output (drain_outbox),
+  // which must not re-enter the connections.
+  if (blocked_.empty() && tcp_->link_waiters()) {
+    tcp_->resume(now());
+    drain_outbox();
+  }
+  return output_blocked();
+}
+
+bool StackCore::link_busy() const {
+  // A fraction of the pool stays for what must not wait: ACKs, retransmissions, ARP.
+  return !blocked_.empty() || pool_->available() < pool_->config().count / 8;
+}
+
+void StackCore::transmit_blocked() {
   while (!blocked_.empty()) {
     platform::NetFrameMeta meta = blocked_.front_offload();
     auto sent = meta.checksum == platform::NetChecksum::kNone
                     ? link_.transmit_frame(blocked_.front())
                     : link_.transmit_offloaded(blocked_.front(), meta);
-    if (!sent && sent.error().code == Errc::kAgain) return true;  // the device is full
+    if (!sent && sent.error().code == Errc::kAgain) return;  // the device is full
     // Any other error loses the frame (the device counts it); TCP will retransmit.
     (void)blocked_.pop_front();
   }
-  return false;
 }
 
 void StackCore::timer_armed(uint64_t deadline_ns) {
   if (deadline_ns < armed_deadline_) wake_.set();
+}
+
+void StackCore::request_push() {
+  push_requested_ = true;
+  wake_.set();
+}
+
+void StackCore::push() {
+  if (!push_requested_) return;
+  push_requested_ = false;
+  tcp_->push(now());
+  drain_outbox();
 }
 
 void StackCore::tick() {
@@ -371,6 +408,7 @@ void StackCore::tick() {
   }
   tcp_->tick(t);
   drain_outbox();
+  push();
 }
 
 uint64_t StackCore::next_deadline() const {
@@ -432,14 +470,14 @@ void StackCore::print_stats() {
   TcpConnectionStats total = tcp_->total_connection_stats();
   std::snprintf(line, sizeof(line),
                 "net tcp: connections %zu active_opens %llu passive_opens %llu failed %llu "
-                "resets_sent %llu syn_dropped %llu half_open_evicted %llu; segments in %llu out "
-                "%llu retransmits %llu timeouts %llu fast_recoveries %llu out_of_order %llu "
-                "challenge_acks %llu\n",
+                "resets_sent %llu syn_dropped %llu syn_dropped_low_memory %llu half_open_evicted "
+                "%llu; segments in %llu out %llu retransmits %llu timeouts %llu fast_recoveries "
+                "%llu out_of_order %llu challenge_acks %llu no_memory_drops %llu\n",
                 tcp_->connections(), ull(tcp.active_opens), ull(tcp.passive_opens), ull(tcp.failed),
-                ull(tcp.resets_sent), ull(tcp.syn_dropped), ull(tcp.half_open_evicted),
-                ull(total.segments_in), ull(total.segments_out), ull(total.retransmits),
-                ull(total.timeouts), ull(total.fast_recoveries), ull(total.out_of_order),
-                ull(total.challenge_acks));
+                ull(tcp.resets_sent), ull(tcp.syn_dropped), ull(tcp.syn_dropped_low_memory),
+                ull(tcp.half_open_evicted), ull(total.segments_in), ull(total.segments_out),
+                ull(total.retransmits), ull(total.timeouts), ull(total.fast_recoveries),
+                ull(total.out_of_order), ull(total.challenge_acks), ull(total.no_memory_drops));
   log.log(line);
   tcp_->for_each_connection([&](const TcpConnection& c) {
     const TcpEndpoints& e = c.endpoints();

@@ -16,6 +16,14 @@ constexpr uint16_t kEphemeralFirst = 49152;  // RFC 6335 §6
 // retransmission (RFC 6298's initial RTO is 1 s): it may be evicted for a new SYN.
 constexpr uint64_t kHalfOpenStaleNs = 1'000'000'000;
 
+// TcpLayerConfig::memory_reserve's default.
+size_t default_memory_reserve() {
+  constexpr size_t kMiB = size_t{1} << 20;
+  const size_t heap = rt::heap_size_bytes();  // 0: unbounded (the host)
+  if (heap == 0) return kMiB;
+  return std::max(std::min(kMiB, heap / 4), heap / 16);
+}
+
 bool handshaking(TcpState state) {
   return state == TcpState::kSynSent || state == TcpState::kSynReceived;
 }
@@ -38,9 +46,14 @@ async::Task<Result<size_t>> TcpFlow::read(std::span<uint8_t> buffer) {
     if (socket == nullptr) co_return Error{Errc::kClosed, "flow closed"};
     TcpConnection& connection = *socket->connection;
     TcpLayer& layer = *socket->layer;
-    size_t n = connection.read(buffer, layer.output_.now());
+    // A window update the read makes due waits for the push at the end of the turn, as
+    // writes do: an application that reads several times in one turn (the receive
+    // buffer held many segments) sends one update with the whole window, not one per
+    // read (each of which a sender would answer with a small burst).
+    size_t n = connection.read(buffer, layer.output_.now(), TcpPush::kDeferred);
     if (n > 0) {
-      layer.after(*socket);  // reading may have opened the window: a window update
+      if (connection.ack_due()) layer.defer_push(*socket);
+      layer.after(*socket);
       co_return n;
     }
     if (connection.at_eof()) co_return size_t{0};
@@ -58,7 +71,8 @@ async::Task<Result<void>> TcpFlow::write(std::span<const uint8_t> bytes) {
     if (socket == nullptr) co_return Error{Errc::kClosed, "flow closed"};
     TcpConnection& connection = *socket->connection;
     if (connection.error()) co_return *connection.error();
-    size_t n = connection.write(bytes, socket->layer->output_.now());
+    size_t n = connection.write(bytes, socket->layer->output_.now(), TcpPush::kDeferred);
+    if (n > 0) socket->layer->defer_push(*socket);
     socket->layer->after(*socket);
     if (n > 0) {
       bytes = bytes.subspan(n);
@@ -160,9 +174,9 @@ Endpoint TcpListener::local() const {
 TcpLayer::TcpLayer(IpOutput& output, const TcpLayerConfig& config)
     : output_(output),
       config_(config),
-      memory_reserve_(config.memory_reserve != 0
-                          ? config.memory_reserve
-                          : std::max<size_t>(size_t{1} << 20, rt::heap_size_bytes() / 16)) {}
+      memory_reserve_(config.memory_reserve != 0 ? config.memory_reserve
+                                                 : default_memory_reserve()),
+      buffer_budget_{config.heap_free_bytes, memory_reserve_ / 2} {}
 
 bool TcpLayer::memory_for_connection() const {
   // A connection costs a few KiB at first and grows its buffers with use; the reserve is
@@ -174,6 +188,7 @@ TcpLayer::~TcpLayer() = default;
 
 TcpConfig TcpLayer::connection_config() const {
   TcpConfig config = config_.connection;
+  config.buffer_budget = &buffer_budget_;
   // RFC 9293 §3.7.1: MSS = MTU minus the fixed IPv4 and TCP headers.
   config.mss = uint16_t(output_.mtu() - kIpv4HeaderSize - kTcpHeaderSize);
   if (output_.offloads() & platform::kNetOffloadTso4) config.tso_max_payload = kTsoMaxPayload;
@@ -331,6 +346,37 @@ void TcpLayer::transmit(const TcpEndpoints& endpoints, const TcpSegmentHeader& h
   TcpSegmentHeader single = header;
   single.tso_segment_size = 0;
   send_segment(endpoints, single, std::move(*packet), payload1, payload2);
+}
+
+bool TcpLayer::link_busy(const TcpEndpoints& endpoints) {
+  if (!output_.link_busy()) return false;
+  Key key = key_of(endpoints.remote_address, endpoints.remote_port, endpoints.local_port);
+  auto found = sockets_.find(key);
+  if (found != sockets_.end() && !found->second->link_waiting) {
+    found->second->link_waiting = true;
+    link_waiters_.push_back(key);
+  }
+  return true;
+}
+
+void TcpLayer::resume(uint64_t now) {
+  std::vector<Key> waiting = std::move(link_waiters_);
+  link_waiters_.clear();
+  size_t done = 0;
+  for (; done < waiting.size() && !output_.link_busy(); ++done) {
+    auto found = sockets_.find(waiting[done]);
+    if (found == sockets_.end() || !found->second->link_waiting) continue;
+    detail::TcpSocket& socket = *found->second;
+    socket.link_waiting = false;
+    socket.connection->push(now);  // may wait again: back into link_waiters_
+    after(socket);
+  }
+  // Those not reached go first next time, then those that waited again: every waiter
+  // gets its turn even when the link takes only a few segments per call.
+  waiting.erase(waiting.begin(), waiting.begin() + std::ptrdiff_t(done));
+  waiting.insert(waiting.end(), link_waiters_.begin(), link_waiters_.end());
+  link_waiters_ = std::move(waiting);
+  sweep();
 }
 
 void TcpLayer::send_segment(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
@@ -561,6 +607,29 @@ void TcpLayer::tick(uint64_t now) {
     next = std::min(next, connection.next_deadline());
   }
   next_deadline_ = next;
+  sweep();
+}
+
+void TcpLayer::defer_push(detail::TcpSocket& socket) {
+  if (socket.push_pending) return;
+  socket.push_pending = true;
+  const TcpEndpoints& e = socket.connection->endpoints();
+  to_push_.push_back(key_of(e.remote_address, e.remote_port, e.local_port));
+  output_.request_push();
+}
+
+void TcpLayer::push(uint64_t now) {
+  // Connections do not call back into the layer while sending, so the list cannot grow
+  // during the walk.
+  for (Key key : to_push_) {
+    auto found = sockets_.find(key);
+    if (found == sockets_.end() || !found->second->push_pending) continue;
+    detail::TcpSocket& socket = *found->second;
+    socket.push_pending = false;
+    socket.connection->push(now);
+    after(socket);
+  }
+  to_push_.clear();
   sweep();
 }
 

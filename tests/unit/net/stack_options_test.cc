@@ -158,6 +158,16 @@ TEST(StackOptions, RefusesBadValuesNamingTheOption) {
   }
 }
 
+TEST(StackOptions, DefaultBuffersFollowTheHeap) {
+  // Unbounded (the host, where parse_stack_options' defaults are these) and large heaps:
+  // 256 KiB; a 4 MiB image's 2.4 MiB heap: 16 KiB; between, a 128th in whole 4 KiB.
+  EXPECT_EQ(default_tcp_buffer(0), 256u * 1024);
+  EXPECT_EQ(default_tcp_buffer(size_t{1} << 30), 256u * 1024);
+  EXPECT_EQ(default_tcp_buffer(2469888), 16u * 1024);
+  EXPECT_EQ(default_tcp_buffer(6393856), 48u * 1024);
+  EXPECT_EQ(default_tcp_buffer(30658560), 232u * 1024);
+}
+
 TEST(StackOptions, UsageListsEveryOption) {
   const std::string usage = stack_options_usage();
   for (const char* option : {"--ipv4=", "--ipv4-gateway=", "--dhcp", "--tcp-cc=", "--tcp-no-sack",

@@ -115,6 +115,35 @@ TEST(ByteRing, FailedGrowthActsAsFullUntilBytesAreConsumed) {
   EXPECT_EQ(all, stream(1000, ByteRing::kInitialStorage));
 }
 
+// What the budget below reports as the heap's free bytes.
+size_t g_heap_free = 0;
+size_t budget_heap_free() {
+  return g_heap_free;
+}
+
+TEST(ByteRing, GrowsOnlyWhileTheBudgetKeepsItsFloorFree) {
+  const GrowthBudget budget{budget_heap_free, 100 * 1024};
+  ByteRing ring(64 * 1024, &budget);
+  // 8 KiB of storage would leave 100 KiB + 4 KiB free: allowed.
+  g_heap_free = 112 * 1024;
+  EXPECT_EQ(ring.append(stream(0, 6000)), 6000u);
+  EXPECT_EQ(ring.storage(), 8u * 1024);
+  // 16 KiB would take the heap below the floor: the ring acts as full at 8 KiB, as when
+  // the heap itself refuses, and keeps every byte it took.
+  EXPECT_EQ(ring.append(stream(6000, 6000)), 8u * 1024 - 6000);
+  EXPECT_EQ(ring.storage(), 8u * 1024);
+  EXPECT_EQ(ring.appendable(), 0u);
+  // Memory freed elsewhere: once bytes are consumed it grows again.
+  g_heap_free = SIZE_MAX;  // unbounded (the host): no overflow in the check
+  std::vector<uint8_t> out(1000);
+  EXPECT_EQ(ring.read(out), 1000u);
+  EXPECT_EQ(ring.append(stream(8192, 10000)), 10000u);
+  EXPECT_EQ(ring.storage(), 32u * 1024);
+  std::vector<uint8_t> all(ring.size());
+  EXPECT_EQ(ring.read(all), all.size());
+  EXPECT_EQ(all, stream(1000, all.size()));
+}
+
 TEST(ByteRing, SmallCapacityAllocatesOnlyThat) {
   ByteRing ring(100);
   EXPECT_EQ(ring.storage(), 100u);

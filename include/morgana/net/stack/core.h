@@ -50,6 +50,7 @@ struct CoreConfig {
   MacAddress mac;
   uint16_t mtu = 1500;
   StackOptions options;
+  // In an image, each pool gets no more buffers than a sixteenth of the heap holds.
   BufferConfig buffers;
   // What the device does for us (platform::NetOffload): checksums both ways, and TCP
   // segments over the MTU both ways (TSO out, GRO in). With kNetOffloadTso4 the core
@@ -86,9 +87,13 @@ class StackCore final : private IpOutput {
   void tick();
   // The earliest time tick() has work (UINT64_MAX when none).
   uint64_t next_deadline() const;
-  // Retries frames the link refused with kAgain; true when some are still waiting.
+  // Sends what the transport layers held back during this turn (what flows wrote: TCP
+  // autocorking). The driver calls it before it sleeps, and tick() does.
+  void push();
+  // Retries frames the link refused with kAgain, then lets TCP connections that held
+  // data back for them send (TcpLayer::resume); true when output is still waiting.
   bool flush();
-  bool output_blocked() const { return !blocked_.empty(); }
+  bool output_blocked() const { return !blocked_.empty() || tcp_->link_waiters(); }
   // Set whenever a timer was armed earlier than the deadline the driver last took from
   // next_deadline(), or output is waiting: the driver waits on it besides the device.
   async::Event& wake() { return wake_; }
@@ -132,6 +137,10 @@ class StackCore final : private IpOutput {
   uint16_t mtu() const override { return config_.mtu; }
   uint64_t now() const override;
   void timer_armed(uint64_t deadline_ns) override;
+  void request_push() override;
+  bool link_busy() const override;
+  // Sends frames the link refused earlier, oldest first, until it refuses again.
+  void transmit_blocked();
 
   void receive_ipv4(std::span<const uint8_t> packet, size_t link_header,
                     const platform::NetFrameMeta& meta);
@@ -165,6 +174,7 @@ class StackCore final : private IpOutput {
   std::unique_ptr<TcpLayer> tcp_;
   PacketQueue blocked_;  // frames the link refused with kAgain, oldest first
   uint16_t next_ip_id_ = 1;
+  bool push_requested_ = false;  // a layer waits for push()
   bool link_broadcast_ = false;  // the frame being handled was sent to the link broadcast
   uint64_t armed_deadline_ = UINT64_MAX;
   async::Event wake_;

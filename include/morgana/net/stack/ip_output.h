@@ -44,6 +44,14 @@ class IpOutput {
   // A layer's next timer is now at `deadline_ns`, possibly earlier than before: the
   // interface's driver must wake by then.
   virtual void timer_armed(uint64_t deadline_ns) = 0;
+  // A layer holds output back until the end of this turn of the event loop (TCP's
+  // autocorking: a flow's writes of one turn leave together): the driver must run before
+  // the loop sleeps and call the layer's push (StackCore::push).
+  virtual void request_push() = 0;
+  // True while frames wait for the device (it refused one: its queue is full) or the
+  // packet pool runs low: TCP then holds new data back (TcpOutput::link_busy), and the
+  // driver calls the TCP layer's resume once the device has taken the backlog.
+  virtual bool link_busy() const { return false; }
 
  protected:
   ~IpOutput() = default;

@@ -43,6 +43,8 @@ struct TcpSocket {
   uint64_t created_ns = 0;               // when the SYN arrived (passive opens)
   bool app_owned = false;                // a TcpFlow refers to it
   bool reap = false;                     // CLOSED and unowned: free at the next sweep
+  bool push_pending = false;             // written to this turn; in TcpLayer::to_push_
+  bool link_waiting = false;             // held data back for a busy link; in link_waiters_
 };
 
 struct TcpListenerState {
@@ -117,7 +119,9 @@ struct TcpLayerConfig {
   std::array<uint8_t, 32> secret{};  // RFC 6528 F()'s key, from the image's random source
   // Heap bytes kept free for the application: a SYN (or connect()) finding less free is
   // refused, so many idle or slow peers cannot take the memory the application needs for
-  // ordinary work. 0 picks max(1 MiB, heap size / 16).
+  // ordinary work; and connections' buffers grow only while half of it stays free. 0
+  // picks max(1 MiB, heap size / 16), or a quarter of a heap under 4 MiB (1 MiB would be
+  // most of what is left there once the stack has its packet buffers).
   size_t memory_reserve = 0;
   // Where the free heap is read from (SIZE_MAX: unbounded); tests substitute their own.
   size_t (*heap_free_bytes)() = rt::heap_free_bytes;
@@ -153,7 +157,19 @@ class TcpLayer final : private TcpOutput {
   void input(const Ipv4Datagram& ip);
   // Runs connection timers that are due.
   void tick(uint64_t now);
+  // Sends what flows wrote since the last push (autocorking): TcpFlow::write only queues
+  // its bytes and asks the driver (IpOutput::request_push) to come here before the loop
+  // sleeps, so an application's many writes of one turn leave as full segments (whole
+  // TSO segments with a device that cuts them) rather than one segment each. Nagle and
+  // set_nodelay apply here as they would have at each write: a nodelay flow's bytes
+  // still leave in the turn they were written, never after a timer.
+  void push(uint64_t now);
   uint64_t next_deadline() const { return next_deadline_; }
+  // Connections that held data back because the link was busy (TcpOutput::link_busy).
+  bool link_waiters() const { return !link_waiters_.empty(); }
+  // The link has room again: lets the waiting connections send, oldest waiter first,
+  // until the link is busy again (the rest keep their turn for the next call).
+  void resume(uint64_t now);
 
   TcpCounters& counters() { return counters_; }
   const TcpLayerStats& stats() const { return stats_; }
@@ -181,6 +197,7 @@ class TcpLayer final : private TcpOutput {
 
   void transmit(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
                 std::span<const uint8_t> payload1, std::span<const uint8_t> payload2) override;
+  bool link_busy(const TcpEndpoints& endpoints) override;
   // Builds one segment in `packet` (payload copied in, headers prepended) and sends it.
   void send_segment(const TcpEndpoints& endpoints, const TcpSegmentHeader& header,
                     PacketBuffer packet, std::span<const uint8_t> payload1,
@@ -189,6 +206,8 @@ class TcpLayer final : private TcpOutput {
   // listener's queue, note the connection's deadline, and mark closed ones for reaping.
   void after(detail::TcpSocket& socket);
   void sweep();
+  // Marks the socket for the next push() and asks the driver for one.
+  void defer_push(detail::TcpSocket& socket);
   void send_reset_for(const Ipv4Datagram& ip, const TcpSegment& segment);
   void handle_syn(detail::TcpListenerState& listener, const Ipv4Datagram& ip,
                   const TcpSegment& segment);
@@ -203,10 +222,15 @@ class TcpLayer final : private TcpOutput {
 
   IpOutput& output_;
   TcpLayerConfig config_;
-  size_t memory_reserve_;  // config_.memory_reserve, the default resolved
+  size_t memory_reserve_;       // config_.memory_reserve, the default resolved
+  GrowthBudget buffer_budget_;  // every connection's: half the reserve stays free
   std::unordered_map<Key, std::unique_ptr<detail::TcpSocket>> sockets_;
   std::unordered_map<uint16_t, std::unique_ptr<detail::TcpListenerState>> listeners_;
   std::vector<detail::TcpSocket*> to_reap_;
+  // Sockets written to since the last push(), by key: one may be reaped meanwhile.
+  std::vector<Key> to_push_;
+  // Sockets waiting for the link (link_busy), by key, in the order they began to wait.
+  std::vector<Key> link_waiters_;
   uint64_t next_deadline_ = UINT64_MAX;
   uint16_t next_ephemeral_ = 49152;
   uint16_t next_ip_id_ = 1;
