@@ -9,6 +9,7 @@
 #include "morgana/app_options.h"
 #include "morgana/platform/platform.h"
 #include "morgana/proto/http/server.h"
+#include "morgana/rt/heap.h"
 
 namespace website {
 
@@ -23,7 +24,7 @@ using WebServer = http::Server<net::AppStack>;
 
 struct Settings {
   uint64_t port = 80;
-  uint64_t max_connections = 256;
+  uint64_t max_connections = 0;  // 0: the server's default for the image's heap
   uint64_t header_timeout = 10;
   uint64_t idle_timeout = 30;
   bool quiet = false;
@@ -42,7 +43,8 @@ bool parse_settings(std::span<char* const> args, Settings& settings) {
         !morgana::app::parse_uint_option(text, "--max-connections=", settings.max_connections) ||
         !morgana::app::parse_uint_option(text, "--header-timeout=", settings.header_timeout) ||
         !morgana::app::parse_uint_option(text, "--idle-timeout=", settings.idle_timeout) ||
-        settings.port == 0 || settings.port > 65535 || settings.max_connections == 0) {
+        settings.port == 0 || settings.port > 65535 ||
+        (text.starts_with("--max-connections=") && settings.max_connections == 0)) {
       std::printf(
           "website: bad option '%s' (--port=N, --max-connections=N, --header-timeout=S, "
           "--idle-timeout=S, --quiet)\n",
@@ -84,6 +86,11 @@ async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> arg
                part("evicted", s.evicted);
                part("busy", s.busy);
                part("live", server->live_connections());
+               // The image's memory (heap_size 0 on unix: the host's heap is unbounded).
+               const morgana::rt::HeapStats heap = morgana::rt::heap_stats();
+               part("heap_size", heap.heap_size);
+               part("heap_in_use", heap.bytes_in_use);
+               part("heap_peak", heap.peak_bytes_in_use);
                if (store_stats) response.append(store_stats());
                co_return response;
              });
@@ -96,7 +103,7 @@ async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> arg
 
   http::ServerConfig config;
   config.port = uint16_t(settings.port);
-  config.max_connections = size_t(settings.max_connections);
+  if (settings.max_connections != 0) config.max_connections = size_t(settings.max_connections);
   config.header_timeout = std::chrono::seconds(settings.header_timeout);
   config.idle_timeout = std::chrono::seconds(settings.idle_timeout);
   config.wall_clock_ns = &morgana::platform::wall_clock_ns;

@@ -19,7 +19,8 @@ using StoreStats = std::function<std::string()>;
 
 // Parses the website's options from `args` (what the stack's options left):
 //   --port=N              the TCP port (default 80)
-//   --max-connections=N   connection limit (default 256)
+//   --max-connections=N   connection limit (default: http::default_max_connections, 256
+//                         but fewer in a small heap)
 //   --header-timeout=S    seconds for a whole request head (default 10)
 //   --idle-timeout=S      seconds a keep-alive connection may idle (default 30)
 //   --quiet               no access log

@@ -16,7 +16,9 @@
 //   CO_TRY(co_await server.run());   // until cancelled
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <list>
@@ -32,10 +34,28 @@
 #include "morgana/proto/http/request.h"
 #include "morgana/proto/http/response.h"
 #include "morgana/proto/http/router.h"
+#include "morgana/rt/heap.h"
 
 namespace morgana::http {
 
 enum class AccessLog : uint8_t { kOff, kOn };
+
+// ServerConfig's memory-bound defaults for a heap of `heap_bytes` (0: unbounded, as on
+// the host), so that a small image (4 MiB of RAM) does not admit more connections than
+// it can hold. Large heaps get 256 connections with 16 KiB read buffers.
+constexpr size_t default_max_connections(size_t heap_bytes) {
+  // One per 32 KiB of heap, at least 8. A connection costs about 18 KiB idle in a 4 MiB
+  // image (its TCP buffers' first 4 KiB each and the server's state), more once its
+  // buffers grow; but the TCP layer's heap reserve holds further clients off (their SYNs
+  // wait) before memory runs short, so this limit sits above what that admits: reaching
+  // it evicts idle keep-alive clients, which is worse than making new ones wait.
+  if (heap_bytes == 0) return 256;
+  return std::clamp<size_t>(heap_bytes / (32 * 1024), 8, 256);
+}
+constexpr size_t default_read_buffer(size_t heap_bytes) {
+  // The parser keeps the head itself: this buffer is only what one read takes.
+  return heap_bytes != 0 && heap_bytes < (size_t{16} << 20) ? 4096 : 16384;
+}
 
 struct ServerConfig {
   uint16_t port = 80;
@@ -44,7 +64,9 @@ struct ServerConfig {
   async::Duration header_timeout = std::chrono::seconds(10);
   async::Duration body_timeout = std::chrono::seconds(30);
   async::Duration write_timeout = std::chrono::seconds(60);
-  size_t max_connections = 256;
+  size_t max_connections = default_max_connections(rt::heap_size_bytes());
+  // Bytes each connection reads at a time (allocated per connection; at least 1).
+  size_t read_buffer = default_read_buffer(rt::heap_size_bytes());
   std::string_view server_name = "Morgana";
   // The wall clock for Date (RFC 9110 §6.6.1: an origin server with a clock MUST send
   // it); the application passes platform::wall_clock_ns. nullptr: no Date field.
@@ -251,7 +273,7 @@ class Server {
   }
 
   async::Task<Result<void>> connection_loop(Flow& flow, Connection* self) {
-    std::vector<uint8_t> buffer(16384);
+    std::vector<uint8_t> buffer(std::max<size_t>(config_.read_buffer, 1));
     std::vector<uint8_t> scratch;
     size_t begin = 0, end = 0;
     RequestParser parser(config_.limits);
