@@ -221,3 +221,31 @@ mg_stdout_field() {
   done <<<"$MG_OUT"
   mg_fail "stdout has no line starting with '$1'"
 }
+
+# --- HTTP checks (the website tests) -------------------------------------------------------
+
+# mg_wait_http URL WHAT: waits up to 20 s until URL answers while the command mg_start
+# began is running; fails naming WHAT if it ends first or never answers.
+mg_wait_http() {
+  for _ in $(seq 200); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "$2 ended before serving: $(tail -3 "$MG_TMP/stdout")"; }
+    sleep 0.1
+  done
+  mg_fail "$2 did not answer on $1 within 20 s"
+}
+
+# mg_expect_site URL DIR [CURL_OPTION...]: GETs every file under DIR as URL/<its path>
+# (spaces sent as %20) and requires it byte-identical to the file; CURL_OPTIONs such as
+# --compressed are passed to curl. Sets MG_SITE_COUNT to the number of files.
+mg_expect_site() {
+  local url=$1 dir=$2 file rel
+  shift 2
+  MG_SITE_COUNT=0
+  while IFS= read -r -d '' file; do
+    rel=${file#"$dir"/}
+    curl -sf --max-time 10 "$@" "$url/${rel// /%20}" -o "$MG_TMP/got" || mg_fail "GET /$rel${*:+ ($*)} failed"
+    cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel${*:+ ($*)} is not byte-identical to $file"
+    MG_SITE_COUNT=$((MG_SITE_COUNT + 1))
+  done < <(find "$dir" -type f -print0)
+}

@@ -160,25 +160,15 @@ site=$MG_SOURCE/examples/website/site
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_image "^website: " "$morgana" run -t virtio "$MG_SOURCE/examples/website" --stats \
   --net:service=user,forward=tcp:127.0.0.1:"$port"-:80 -- --dhcp
-for ((i = 0; i < 200; i++)); do
-  curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break
-  kill -0 "$MG_PID" 2>/dev/null || break
-  sleep 0.1
-done
+mg_wait_http "http://127.0.0.1:$port/" "the website on virtio"
 curl -sf --max-time 10 "http://127.0.0.1:$port/" -o "$MG_TMP/index.html" ||
   mg_fail "the website did not answer on 127.0.0.1:$port"
 cmp -s "$site/index.html" "$MG_TMP/index.html" ||
   mg_fail "GET / is not examples/website/site/index.html"
-count=0
-while IFS= read -r -d '' file; do
-  rel=${file#"$site"/}
-  curl -sf --max-time 10 "http://127.0.0.1:$port/$rel" -o "$MG_TMP/got" || mg_fail "GET /$rel failed"
-  cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel is not byte-identical to $file"
-  count=$((count + 1))
-done < <(find "$site" -type f -print0)
+mg_expect_site "http://127.0.0.1:$port" "$site"
 kill "$MG_PID"
 mg_wait
-mg_pass "website on 127.0.0.1:$port (slirp, DHCP): / is index.html, $count files byte-identical"
+mg_pass "website on 127.0.0.1:$port (slirp, DHCP): / is index.html, $MG_SITE_COUNT files byte-identical"
 
 # --- refusals -----------------------------------------------------------------------------
 mg_log "refusals before boot"

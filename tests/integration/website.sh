@@ -16,25 +16,13 @@ url=http://127.0.0.1:$port
 
 mg_start --timeout 240 "$MG_HVT_MONITOR" --net:service=user,forward=tcp:127.0.0.1:$port-:80 \
   "$MG_BUILD/examples/website/website.hvt" --dhcp --header-timeout=3 --max-connections=16
-for _ in $(seq 200); do
-  curl -s -o /dev/null --max-time 1 "$url/" && break
-  kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "the website image ended before serving"; }
-  sleep 0.1
-done
-curl -s -o /dev/null --max-time 2 "$url/" || mg_fail "the website did not answer on $url within 20 s"
+mg_wait_http "$url/" "the website image"
 mg_pass "the website answers on $url"
 
 # Every file, byte-identical, plain and through gzip variants.
-count=0
-while IFS= read -r -d '' file; do
-  rel=${file#"$site"/}
-  curl -sf "$url/$rel" -o "$MG_TMP/got" || mg_fail "GET /$rel failed"
-  cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel is not byte-identical to $file"
-  curl -sf --compressed "$url/$rel" -o "$MG_TMP/got" || mg_fail "GET /$rel (gzip) failed"
-  cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel with Accept-Encoding is not identical after decoding"
-  count=$((count + 1))
-done < <(find "$site" -type f -print0)
-mg_pass "$count files byte-identical (identity and gzip)"
+mg_expect_site "$url" "$site"
+mg_expect_site "$url" "$site" --compressed  # decoded from the .gz variants
+mg_pass "$MG_SITE_COUNT files byte-identical (identity and gzip)"
 cmp -s "$site/index.html" <(curl -sf "$url/") || mg_fail "/ is not index.html"
 cmp -s "$site/guide/index.html" <(curl -sf "$url/guide/") || mg_fail "/guide/ is not guide/index.html"
 [[ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$url/guide") == "301 $url/guide/" ]] ||
@@ -190,7 +178,7 @@ mg_pass "still serving; access log lines on the console"
 # refused with the reason and exit status 1.
 check_site_from_disk() {
   local image=$MG_BUILD/examples/website/website_tar.hvt disk=$MG_TMP/disk-site
-  local url file rel count headers etag first_etag bad
+  local url file headers etag first_etag bad
   if [[ ! -f $image ]]; then
     echo "SKIPPED: the site on a disk: $image is not built"
     MG_SKIPPED_PARTS+=("the site on a disk: $image is not built")
@@ -202,22 +190,7 @@ check_site_from_disk() {
     url=http://127.0.0.1:$port
     mg_start --timeout 120 "$MG_HVT_MONITOR" --net:service=user,forward=tcp:127.0.0.1:$port-:80 \
       --block:storage="$1" "$image" --dhcp
-    for _ in $(seq 200); do
-      curl -s -o /dev/null --max-time 1 "$url/" && return 0
-      kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "website_tar ended before serving $1"; }
-      sleep 0.1
-    done
-    mg_fail "website_tar with $1 did not answer on $url within 20 s"
-  }
-  # Every file of $disk, byte-identical; sets count.
-  compare_all() {
-    count=0
-    while IFS= read -r -d '' file; do
-      rel=${file#"$disk"/}
-      curl -sf "$url/${rel// /%20}" -o "$MG_TMP/got" || mg_fail "GET /$rel from the disk failed"
-      cmp -s "$file" "$MG_TMP/got" || mg_fail "GET /$rel is not byte-identical to $file"
-      count=$((count + 1))
-    done < <(find "$disk" -type f -print0)
+    mg_wait_http "$url/" "website_tar with $1"
   }
 
   mkdir -p "$disk/docs/deep"
@@ -230,7 +203,7 @@ check_site_from_disk() {
   gzip -9nk "$disk/style.css"
   tar --format=gnu --sort=name -C "$disk" -cf "$MG_TMP/site.tar" .
   start_disk_site "$MG_TMP/site.tar"
-  compare_all
+  mg_expect_site "$url" "$disk"
   cmp -s "$disk/index.html" <(curl -sf "$url/") || mg_fail "/ from the disk is not index.html"
   [[ $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$url/docs/deep") == "301 $url/docs/deep/" ]] ||
     mg_fail "/docs/deep does not redirect to /docs/deep/"
@@ -249,7 +222,7 @@ check_site_from_disk() {
   mg_stop
   grep -q "^website: serving 7 files from the tar archive on block device 'storage'" "$MG_TMP/stdout" ||
     mg_fail "website_tar did not say what it serves: $(head -3 "$MG_TMP/stdout")"
-  mg_pass "website_tar: $count files from a GNU tar byte-identical, index, redirect, 404 page, gzip variant, range"
+  mg_pass "website_tar: $MG_SITE_COUNT files from a GNU tar byte-identical, index, redirect, 404 page, gzip variant, range"
 
   # The issue's acceptance: replace the disk file with new content, restart, it is served.
   printf '<!doctype html><title>From a disk</title><p>second edition\n' >"$disk/index.html"
@@ -257,13 +230,13 @@ check_site_from_disk() {
   printf 'new in the second edition\n' >"$disk/docs/new.txt"
   tar --format=pax --sort=name -C "$disk" -cf "$MG_TMP/site.tar" .
   start_disk_site "$MG_TMP/site.tar"
-  compare_all
+  mg_expect_site "$url" "$disk"
   [[ $(curl -s -o /dev/null -w '%{http_code}' "$url/with%20space.txt") == 404 ]] ||
     mg_fail "a file removed from the disk is still served"
   etag=$(curl -sI "$url/index.html" | tr -d '\r' | sed -n 's/^ETag: //p')
   [[ -n $etag && $etag != "$first_etag" ]] || mg_fail "index.html changed but its ETag did not ($etag)"
   mg_stop
-  mg_pass "the disk file replaced by a pax tar: after a restart $count new files served, the removed one 404, ETag $first_etag -> $etag"
+  mg_pass "the disk file replaced by a pax tar: after a restart $MG_SITE_COUNT new files served, the removed one 404, ETag $first_etag -> $etag"
 
   # Disks that cannot be served: refused before the network starts, with the reason.
   head -c 65536 /dev/urandom >"$MG_TMP/garbage.img"
@@ -294,23 +267,13 @@ check_site_from_disk
 # the heap, so clients it has no room for are held off (their SYNs dropped and retried)
 # instead of the image running out of memory.
 check_small_memory() {
-  local port url count stats file rel
+  local port url stats
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   url=http://127.0.0.1:$port
   mg_start --timeout 240 "$MG_HVT_MONITOR" --mem=4 --net:service=user,forward=tcp:127.0.0.1:$port-:80 \
     "$MG_BUILD/examples/website/website.hvt" --dhcp --quiet
-  for _ in $(seq 200); do
-    curl -s -o /dev/null --max-time 1 "$url/" && break
-    kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "website with --mem=4 ended before serving: $(tail -3 "$MG_TMP/stdout")"; }
-    sleep 0.1
-  done
-  count=0
-  while IFS= read -r -d '' file; do
-    rel=${file#"$site"/}
-    curl -sf --max-time 10 "$url/$rel" -o "$MG_TMP/got" || mg_fail "--mem=4: GET /$rel failed"
-    cmp -s "$file" "$MG_TMP/got" || mg_fail "--mem=4: GET /$rel is not byte-identical to $file"
-    count=$((count + 1))
-  done < <(find "$site" -type f -print0)
+  mg_wait_http "$url/" "website with --mem=4"
+  mg_expect_site "$url" "$site"
   python3 - "$port" "$site/index.html" <<'PY' || mg_fail "--mem=4: not every one of 100 concurrent clients was served"
 import concurrent.futures, http.client, sys
 port, index = int(sys.argv[1]), open(sys.argv[2], "rb").read()
@@ -334,7 +297,7 @@ PY
   stats=$(curl -sf --max-time 10 "$url/_stats")
   mg_log "--mem=4 counters: $(tr '\n' ' ' <<<"$stats")"
   mg_stop
-  mg_pass "--mem=4: $count files byte-identical, 100 concurrent clients x 5 requests served, still serving"
+  mg_pass "--mem=4: $MG_SITE_COUNT files byte-identical, 100 concurrent clients x 5 requests served, still serving"
 }
 check_small_memory
 mg_done

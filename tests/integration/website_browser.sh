@@ -22,12 +22,7 @@ rm -f "$screenshot"
 
 mg_start --timeout 240 "$MG_HVT_MONITOR" --net:service=user,forward=tcp:127.0.0.1:"$port"-:80 \
   "$MG_BUILD/examples/website/website.hvt" --dhcp
-for _ in $(seq 200); do
-  curl -s -o /dev/null --max-time 1 "$url/" && break
-  kill -0 "$MG_PID" 2>/dev/null || { mg_wait; mg_fail "the website image ended before serving"; }
-  sleep 0.1
-done
-curl -s -o /dev/null --max-time 2 "$url/" || mg_fail "the website did not answer on $url within 20 s"
+mg_wait_http "$url/" "the website image"
 mg_pass "the website answers on $url"
 
 # Chromium runs as root here, hence --no-sandbox; every run gets a fresh profile and keeps
