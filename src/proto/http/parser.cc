@@ -14,11 +14,6 @@ namespace {
 // (clients may send CRLF after a POST body); more than a few is not a client but noise.
 constexpr size_t kMaxLeadingEmptyLines = 8;
 
-std::string_view strip_cr(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
 }  // namespace
 
 void RequestParser::reset() {

@@ -86,19 +86,11 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
-  for (const Header& h : headers)
-    if (iequals(h.name, name)) return h.value;
-  return std::nullopt;
+  return first_field(headers, name);
 }
 
 std::string Request::header_list(std::string_view name) const {
-  std::string joined;
-  for (const Header& h : headers) {
-    if (!iequals(h.name, name)) continue;
-    if (!joined.empty()) joined += ", ";
-    joined += h.value;
-  }
-  return joined;
+  return joined_fields(headers, name);
 }
 
 bool list_contains(std::string_view list, std::string_view token) {

@@ -16,27 +16,14 @@ namespace {
 // a body; more than a few is not a response but noise.
 constexpr size_t kMaxLeadingEmptyLines = 8;
 
-std::string_view strip_cr(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return line;
-}
-
 }  // namespace
 
 std::optional<std::string_view> ClientResponse::header(std::string_view name) const {
-  for (const Field& field : headers)
-    if (iequals(field.name, name)) return std::string_view(field.value);
-  return std::nullopt;
+  return first_field(headers, name);
 }
 
 std::string ClientResponse::header_list(std::string_view name) const {
-  std::string joined;
-  for (const Field& field : headers) {
-    if (!iequals(field.name, name)) continue;
-    if (!joined.empty()) joined += ", ";
-    joined += field.value;
-  }
-  return joined;
+  return joined_fields(headers, name);
 }
 
 void ResponseParser::reset(Method method, BodySink sink) {

@@ -3,7 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
+
+#include "morgana/proto/http/request.h"  // iequals
 
 namespace morgana::http {
 
@@ -65,6 +69,33 @@ inline std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// A line without the CR of its CRLF (RFC 9112 §2.2 lets a recipient take a bare LF too).
+inline std::string_view strip_cr(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// RFC 9110 §5.3: the value of the first field named NAME (field names compare without
+// case), in a request's or a response's field list.
+template <typename Fields>
+std::optional<std::string_view> first_field(const Fields& fields, std::string_view name) {
+  for (const auto& field : fields)
+    if (iequals(field.name, name)) return std::string_view(field.value);
+  return std::nullopt;
+}
+
+// RFC 9110 §5.3: every field named NAME combined into one comma-separated list, in order.
+template <typename Fields>
+std::string joined_fields(const Fields& fields, std::string_view name) {
+  std::string joined;
+  for (const auto& field : fields) {
+    if (!iequals(field.name, name)) continue;
+    if (!joined.empty()) joined += ", ";
+    joined += field.value;
+  }
+  return joined;
 }
 
 }  // namespace morgana::http
