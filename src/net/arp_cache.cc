@@ -3,6 +3,7 @@
 // out) -> free again when a refresh goes unanswered.
 #include "morgana/net/arp_cache.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace morgana::net {
@@ -114,6 +115,7 @@ void ArpCache::send_ipv4(Ipv4Address next_hop, PacketBuffer packet, uint64_t now
     entry->ip = next_hop;
     entry->requests = 1;
     entry->retry_at = now + config_.retry_interval_ns;
+    deadline_moved(std::numeric_limits<uint64_t>::max(), entry->retry_at);
     send_request(next_hop, MacAddress::broadcast());
   }
   if (entry->pending.size() >= config_.max_pending_per_address) {
@@ -124,6 +126,10 @@ void ArpCache::send_ipv4(Ipv4Address next_hop, PacketBuffer packet, uint64_t now
 }
 
 void ArpCache::tick(uint64_t now) {
+  // Every entry's work is due at its deadline_of(), so before the earliest nothing is;
+  // the stack's driver ticks for other layers' timers too, and this spares it the scan.
+  if (now < next_deadline()) return;
+  uint64_t earliest = std::numeric_limits<uint64_t>::max();
   for (size_t i = 0; i < config_.max_entries; ++i) {
     Entry& entry = entries_[i];
     if (entry.state == State::kIncomplete && now >= entry.retry_at) {
@@ -137,17 +143,27 @@ void ArpCache::tick(uint64_t now) {
     } else if (entry.state == State::kResolved && now >= forget_at(entry)) {
       free_entry(entry, ArpDrop::kEvicted);
     }
+    // Only this entry changed in this step, so its deadline now is final for the tick.
+    earliest = std::min(earliest, deadline_of(entry));
   }
+  // The scan just made saw every entry: the minimum is exact, whatever the updates
+  // above marked.
+  earliest_ = earliest;
+  earliest_stale_ = false;
 }
 
 uint64_t ArpCache::next_deadline() const {
+  if (earliest_stale_) {
+    earliest_ = scan_next_deadline();
+    earliest_stale_ = false;
+  }
+  return earliest_;
+}
+
+uint64_t ArpCache::scan_next_deadline() const {
   uint64_t deadline = std::numeric_limits<uint64_t>::max();
   for (size_t i = 0; i < config_.max_entries; ++i) {
-    const Entry& entry = entries_[i];
-    if (entry.state == State::kIncomplete && entry.retry_at < deadline) deadline = entry.retry_at;
-    if (entry.state == State::kResolved && forget_at(entry) < deadline) {
-      deadline = forget_at(entry);
-    }
+    deadline = std::min(deadline, deadline_of(entries_[i]));
   }
   return deadline;
 }
@@ -206,21 +222,53 @@ void ArpCache::free_entry(Entry& entry, ArpDrop pending_reason) {
     (void)entry.pending.pop_front();
     counters_.drop(pending_reason);
   }
+  const uint64_t before = deadline_of(entry);
   entry = Entry{};
+  deadline_moved(before, std::numeric_limits<uint64_t>::max());
 }
 
 void ArpCache::learn(Entry& entry, MacAddress mac, uint64_t now) {
+  const uint64_t before = deadline_of(entry);
   entry.state = State::kResolved;
   entry.mac = mac;
   entry.requests = 0;
   entry.fresh_until = now + config_.reachable_ns;
   entry.retry_at = entry.fresh_until;
+  deadline_moved(before, deadline_of(entry));
   while (!entry.pending.empty()) transmit_ipv4(mac, entry.pending.pop_front());
 }
 
 // A stale entry is forgotten once its refresh requests have all gone unanswered.
 uint64_t ArpCache::forget_at(const Entry& entry) const {
   return entry.fresh_until + config_.max_requests * config_.retry_interval_ns;
+}
+
+// When tick() has work for `entry`: its next request or giving up while incomplete, the
+// time it is forgotten while resolved (a resolved entry's retry_at only paces unicast
+// polls, sent from send_ipv4, not from tick()).
+uint64_t ArpCache::deadline_of(const Entry& entry) const {
+  switch (entry.state) {
+    case State::kIncomplete:
+      return entry.retry_at;
+    case State::kResolved:
+      return forget_at(entry);
+    case State::kFree:
+      break;
+  }
+  return std::numeric_limits<uint64_t>::max();
+}
+
+// Keeps earliest_ the minimum over the entries after one entry's deadline went from
+// `before` to `after`. Moving earlier, or moving an entry that did not hold the minimum,
+// keeps it exact at no cost; only moving the holder later (a refresh, an expiry, an
+// eviction) leaves the new minimum unknown, to be found by a scan when it is asked for.
+void ArpCache::deadline_moved(uint64_t before, uint64_t after) {
+  if (earliest_stale_) return;
+  if (after <= earliest_) {
+    earliest_ = after;
+  } else if (before == earliest_) {
+    earliest_stale_ = true;
+  }
 }
 
 void ArpCache::send_frame(MacAddress destination, const ArpPacket& packet) {

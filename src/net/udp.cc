@@ -57,7 +57,8 @@ Parsed<UdpDatagram, UdpDrop> parse_udp(std::span<const uint8_t> segment, Ipv4Add
 }
 
 bool udp_prepend(uint16_t source_port, uint16_t destination_port, Ipv4Address source,
-                 Ipv4Address destination, PacketBuffer& packet, UdpCounters& counters) {
+                 Ipv4Address destination, PacketBuffer& packet, UdpCounters& counters,
+                 ChecksumBy by) {
   const size_t length = packet.size() + sizeof(UdpHeader);
   auto space = length <= 0xffff ? packet.prepend(sizeof(UdpHeader)) : std::nullopt;
   if (!space) {
@@ -66,12 +67,24 @@ bool udp_prepend(uint16_t source_port, uint16_t destination_port, Ipv4Address so
   }
   UdpHeader header{Be16(source_port), Be16(destination_port), Be16(static_cast<uint16_t>(length)),
                    Be16(0)};
-  std::memcpy(space->data(), &header, sizeof(header));
-  uint16_t checksum =
-      ipv4_transport_checksum(source, destination, kProtocolUdp, packet.data().first(length));
-  if (checksum == 0) checksum = 0xffff;  // RFC 768: 0 means "none"; all ones is the same sum
-  header.checksum.set(checksum);
-  std::memcpy(space->data(), &header, sizeof(header));
+  if (by == ChecksumBy::kDevice) {
+    // virtio's NEEDS_CSUM, as for TCP: the field holds the folded pseudo-header sum, not
+    // inverted. It is never 0 (the protocol and length words are not), so the field
+    // cannot read as "no checksum" on the way; a device that completes a UDP sum to 0
+    // sends 0xffff (Linux's CSUM_MANGLED_0), as RFC 768 asks.
+    Checksum sum;
+    add_ipv4_pseudo_header(sum, source, destination, kProtocolUdp, static_cast<uint16_t>(length));
+    header.checksum.set(sum.sum());
+    std::memcpy(space->data(), &header, sizeof(header));
+    packet.request_offload(kUdpChecksumField, 0);
+  } else {
+    std::memcpy(space->data(), &header, sizeof(header));
+    uint16_t checksum =
+        ipv4_transport_checksum(source, destination, kProtocolUdp, packet.data().first(length));
+    if (checksum == 0) checksum = 0xffff;  // RFC 768: 0 means "none"; all ones is the same sum
+    header.checksum.set(checksum);
+    std::memcpy(space->data(), &header, sizeof(header));
+  }
   ++counters.sent;
   return true;
 }

@@ -53,10 +53,15 @@ class ArpCache {
   void send_ipv4(Ipv4Address next_hop, PacketBuffer packet, uint64_t now);
 
   // Retransmits requests, gives up on silent addresses and forgets stale entries. Call
-  // by next_deadline().
+  // by next_deadline(); earlier calls return at once (nothing is due).
   void tick(uint64_t now);
-  // The earliest time tick() has work; UINT64_MAX when none.
+  // The earliest time tick() has work; UINT64_MAX when none. O(1) unless the entry that
+  // held the earliest deadline was refreshed or removed since the last call (then one
+  // scan of the entries): the stack's driver asks for it on every packet.
   uint64_t next_deadline() const;
+  // The same by scanning every entry, as next_deadline() did before it was cached: the
+  // reference the tests compare it with.
+  uint64_t scan_next_deadline() const;
 
   // The MAC for `address` if the cache holds one (fresh or stale).
   std::optional<MacAddress> lookup(Ipv4Address address) const;
@@ -90,6 +95,8 @@ class ArpCache {
   void send_request(Ipv4Address target, MacAddress destination);
   void transmit_ipv4(MacAddress destination, PacketBuffer packet);
   uint64_t forget_at(const Entry& entry) const;
+  uint64_t deadline_of(const Entry& entry) const;
+  void deadline_moved(uint64_t before, uint64_t after);
 
   ArpConfig config_;
   BufferPool* pool_;
@@ -98,6 +105,12 @@ class ArpCache {
   PacketQueue outbox_;
   ArpCounters counters_;
   std::optional<uint64_t> last_defence_;
+  // The minimum of deadline_of() over all entries, kept up to date by deadline_moved()
+  // whenever an entry changes. When the entry holding the minimum moves later or goes,
+  // the new minimum is unknown without a scan: earliest_stale_ defers that scan to the
+  // next next_deadline() (or to a tick() that has work, which scans anyway).
+  mutable uint64_t earliest_ = UINT64_MAX;
+  mutable bool earliest_stale_ = false;
 };
 
 }  // namespace morgana::net

@@ -55,9 +55,12 @@ Parsed<UdpDatagram, UdpDrop> parse_udp(std::span<const uint8_t> segment, Ipv4Add
                                        ReceivedChecksum checksum = ReceivedChecksum::kUnverified);
 
 // Prepends the UDP header to a packet holding the payload and fills in the checksum
-// (a computed 0 is sent as 0xffff, RFC 768). Counts kNoBuffer on failure.
+// (a computed 0 is sent as 0xffff, RFC 768), or, with ChecksumBy::kDevice, only its
+// pseudo-header part, and asks the device to finish it (the packet's offload request).
+// The device sums the whole packet, so kDevice is for a datagram that leaves in one
+// frame, never for one IPv4 fragments. Counts kNoBuffer on failure.
 [[nodiscard]] bool udp_prepend(uint16_t source_port, uint16_t destination_port, Ipv4Address source,
-                               Ipv4Address destination, PacketBuffer& packet,
-                               UdpCounters& counters);
+                               Ipv4Address destination, PacketBuffer& packet, UdpCounters& counters,
+                               ChecksumBy by = ChecksumBy::kStack);
 
 }  // namespace morgana::net

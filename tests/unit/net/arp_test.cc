@@ -4,6 +4,8 @@
 // §2.3.2 and RFC 5227 say, with every drop counted.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "data/arp.h"
 #include "data/garp.h"
 #include "data/ping.h"
@@ -350,6 +352,147 @@ TEST(ArpCache, RejectsBadConfiguration) {
   config.address = Ipv4Prefix::parse("10.77.0.1/24").value();
   config.max_entries = 0;
   EXPECT_FALSE(ArpCache::create(config, *pool, link).ok());
+}
+
+// --- next_deadline(): cached, and always what a scan of every entry gives -----------
+
+// A reply from `host` to B (so B learns it even without an entry).
+Bytes reply_from(Ipv4Address host, MacAddress mac) {
+  return arp_frame(test::kMacB, 2, mac, host, test::kMacB, test::kIpB);
+}
+
+TEST(ArpCacheDeadline, FollowsInsertRefreshExpiryAndEviction) {
+  Host b(test::kMacB, "10.77.0.2/24", 2);
+  const uint64_t reachable = b.cache->config().reachable_ns;
+  const uint64_t linger = 3 * kSecond;  // max_requests unanswered refresh requests
+  const Ipv4Address x = test::ip("10.77.0.10"), y = test::ip("10.77.0.11");
+  const Ipv4Address z = test::ip("10.77.0.12");
+  const MacAddress mac_x = test::mac("02:00:00:00:00:10"), mac_y = test::mac("02:00:00:00:00:11");
+  EXPECT_EQ(b.cache->next_deadline(), UINT64_MAX);
+
+  // Insert: an incomplete entry's deadline is its next request.
+  b.cache->send_ipv4(x, b.ipv4_packet(test::l3(testdata::kPing0)), 0);
+  EXPECT_EQ(b.cache->next_deadline(), kSecond);
+  b.cache->send_ipv4(y, b.ipv4_packet(test::l3(testdata::kPing0)), kSecond / 2);
+  EXPECT_EQ(b.cache->next_deadline(), kSecond);  // x's is still the earlier
+  // x resolves: the entry holding the earliest deadline moves later, so y's is next.
+  b.cache->receive(payload(reply_from(x, mac_x)), kSecond / 5);
+  EXPECT_EQ(b.cache->next_deadline(), kSecond / 2 + kSecond);
+  b.cache->receive(payload(reply_from(y, mac_y)), kSecond / 4);
+  EXPECT_EQ(b.cache->next_deadline(), kSecond / 5 + reachable + linger);  // x forgotten first
+
+  // Refresh: a new reply from x moves its deadline past y's.
+  b.cache->receive(payload(reply_from(x, mac_x)), kSecond);
+  EXPECT_EQ(b.cache->next_deadline(), kSecond / 4 + reachable + linger);
+  // Refreshing the entry that does not hold the earliest deadline changes nothing.
+  b.cache->receive(payload(reply_from(x, mac_x)), 2 * kSecond);
+  EXPECT_EQ(b.cache->next_deadline(), kSecond / 4 + reachable + linger);
+
+  // Expiry: a tick before y's deadline does nothing; at it, y goes and x's is next.
+  b.cache->tick(kSecond / 4 + reachable + linger - 1);
+  EXPECT_TRUE(b.cache->lookup(y));
+  b.cache->tick(kSecond / 4 + reachable + linger);
+  EXPECT_FALSE(b.cache->lookup(y));
+  EXPECT_EQ(b.cache->next_deadline(), 2 * kSecond + reachable + linger);
+
+  // Eviction: with both entries taken, z's request evicts the resolved entry closest to
+  // being forgotten (x, the only one resolved), and z's retry is the deadline.
+  b.cache->send_ipv4(y, b.ipv4_packet(test::l3(testdata::kPing0)), 10 * kSecond);
+  EXPECT_EQ(b.cache->next_deadline(), 11 * kSecond);
+  b.cache->receive(payload(reply_from(y, mac_y)), 10 * kSecond);
+  EXPECT_EQ(b.cache->next_deadline(), 2 * kSecond + reachable + linger);  // x's again
+  b.cache->send_ipv4(z, b.ipv4_packet(test::l3(testdata::kPing0)), 20 * kSecond);
+  EXPECT_FALSE(b.cache->lookup(x));
+  EXPECT_TRUE(b.cache->lookup(y));
+  EXPECT_EQ(b.cache->next_deadline(), 21 * kSecond);
+  // Giving up on z (three requests unanswered) leaves y's forgetting as the deadline.
+  for (uint64_t t = 21; t <= 23; ++t) b.cache->tick(t * kSecond);
+  EXPECT_EQ(b.cache->pending(z), 0u);
+  EXPECT_EQ(b.cache->next_deadline(), 10 * kSecond + reachable + linger);
+  EXPECT_EQ(b.cache->next_deadline(), b.cache->scan_next_deadline());
+}
+
+// What tick() can be seen to do: frames it queued, entries it freed, drops it counted.
+struct Observed {
+  uint64_t sent;
+  size_t entries;
+  uint64_t drops;
+  bool operator==(const Observed&) const = default;
+};
+Observed observe(const ArpCache& cache) {
+  return {cache.counters().sent, cache.entries(), cache.counters().drops.total()};
+}
+
+// Thousands of random sends, replies, requests, announcements and ticks over a small cache
+// (so entries are evicted, expire and are refreshed all the time): after each, the cached
+// deadline equals a scan of every entry, and it is honest: a tick just before it does
+// nothing visible, a tick at it does something.
+TEST(ArpCacheDeadline, MatchesAScanOverRandomOperations) {
+  constexpr size_t kHosts = 20;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937_64 rng(seed);
+    auto below = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
+    Host b(test::kMacB, "10.77.0.2/24", 8, 2, 64);
+    // Short lifetimes, so a few thousand steps of up to 2 s see every transition often.
+    ArpConfig config = b.cache->config();
+    config.reachable_ns = 5 * kSecond;
+    b.cache.emplace(std::move(ArpCache::create(config, *b.pool, b.link)).value());
+    auto host_ip = [](size_t i) { return Ipv4Address{{10, 77, 0, uint8_t(10 + i)}}; };
+    auto host_mac = [](size_t i) { return MacAddress{{0x02, 0, 0, 0, 0, uint8_t(0x10 + i)}}; };
+    uint64_t now = 0;
+    unsigned exact_ticks = 0;
+    for (int step = 0; step < 5000; ++step) {
+      const size_t host = below(kHosts);
+      switch (below(8)) {
+        case 0:
+          now += below(2 * kSecond);
+          break;
+        case 1:
+        case 2:
+          b.cache->send_ipv4(host_ip(host), b.ipv4_packet(test::l3(testdata::kPing0)), now);
+          break;
+        case 3:  // a reply (or a request) to us: learned, new or not
+          b.cache->receive(payload(arp_frame(test::kMacB, below(2) + 1, host_mac(host),
+                                             host_ip(host), test::kMacB, test::kIpB)),
+                           now);
+          break;
+        case 4:  // an announcement: updates only an entry that exists
+          b.cache->receive(payload(arp_frame(MacAddress::broadcast(), 1, host_mac(host),
+                                             host_ip(host), MacAddress{}, host_ip(host))),
+                           now);
+          break;
+        case 5:
+          b.cache->tick(now);
+          break;
+        case 6: {
+          const uint64_t deadline = b.cache->next_deadline();
+          if (deadline == UINT64_MAX || deadline <= now) break;
+          const Observed before = observe(*b.cache);
+          b.cache->tick(deadline - 1);
+          EXPECT_EQ(observe(*b.cache), before) << "a tick before the deadline did something";
+          now = deadline;
+          b.cache->tick(now);
+          EXPECT_NE(observe(*b.cache), before) << "a tick at the deadline did nothing";
+          ++exact_ticks;
+          break;
+        }
+        default:
+          b.cache->start();
+          break;
+      }
+      (void)b.sent();  // frees the buffers the outbox holds
+      // Not after every step: several changes in a row must also keep the cache right.
+      if (below(2) == 0) {
+        ASSERT_EQ(b.cache->next_deadline(), b.cache->scan_next_deadline()) << "step " << step;
+      }
+    }
+    EXPECT_EQ(b.cache->next_deadline(), b.cache->scan_next_deadline());
+    // The run did reach the transitions it is meant to cover.
+    EXPECT_GT(exact_ticks, 100u);
+    EXPECT_GT(b.counters().drops[ArpDrop::kEvicted], 50u);
+    EXPECT_GT(b.counters().drops[ArpDrop::kUnresolved], 50u);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// UDP: Linux's datagram parses and our encoder reproduces it; zero checksums mean none;
-// bad lengths, checksums and ports are dropped with their reasons.
+// UDP: Linux's datagram parses and our encoder reproduces it (also when the device
+// completes the checksum); zero checksums mean none; bad lengths, checksums and ports are
+// dropped with their reasons.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -95,6 +96,41 @@ TEST(Udp, EncoderReproducesLinuxFrame) {
       ethernet_prepend({test::kMacB, kNoVlan}, test::kMacA, EtherType::kIpv4, *packet, link));
   EXPECT_EQ(bytes_of(packet->data()), bytes_of(testdata::kUdp0));
   EXPECT_EQ(udp.sent, 1u);
+}
+
+// With the checksum left to the device, the header carries the pseudo-header sum and the
+// packet the request; completed as a NIC completes NEEDS_CSUM, it is Linux's frame again.
+TEST(Udp, DeviceChecksumCompletesToLinuxFrame) {
+  auto pool = test::make_pool(1);
+  const auto original = parse_udp(test::l4(testdata::kUdp0), test::kIpB, test::kIpA).value();
+  auto packet = pool->allocate_copy(original.payload);
+  ASSERT_TRUE(packet.ok());
+  UdpCounters udp;
+  Ipv4Counters ip;
+  EthernetCounters link;
+  ASSERT_TRUE(udp_prepend(original.source_port, 7777, test::kIpB, test::kIpA, *packet, udp,
+                          ChecksumBy::kDevice));
+  Checksum pseudo;
+  add_ipv4_pseudo_header(pseudo, test::kIpB, test::kIpA, 17, uint16_t(packet->size()));
+  EXPECT_EQ(uint16_t(packet->data()[6] << 8 | packet->data()[7]), pseudo.sum());
+  Ipv4SendParams params{test::kIpB, test::kIpA, IpProtocol::kUdp,
+                        uint16_t(testdata::kUdp0[18] << 8 | testdata::kUdp0[19])};
+  params.fragmentation = Fragmentation::kDontFragment;
+  ASSERT_TRUE(ipv4_prepend(params, *packet, ip));
+  ASSERT_TRUE(
+      ethernet_prepend({test::kMacB, kNoVlan}, test::kMacA, EtherType::kIpv4, *packet, link));
+  const platform::NetFrameMeta meta = packet->offload();
+  EXPECT_EQ(meta.checksum, platform::NetChecksum::kPartial);
+  EXPECT_EQ(meta.csum_start, 34u);
+  EXPECT_EQ(meta.csum_offset, kUdpChecksumField);
+  EXPECT_EQ(meta.gso_size, 0u);
+  Bytes frame = bytes_of(packet->data());
+  Checksum sum;
+  sum.add(std::span(frame).subspan(meta.csum_start));  // the field holds the pseudo sum
+  const uint16_t value = sum.finish();
+  frame[meta.csum_start + meta.csum_offset] = uint8_t(value >> 8);
+  frame[meta.csum_start + meta.csum_offset + 1] = uint8_t(value);
+  EXPECT_EQ(frame, bytes_of(testdata::kUdp0)) << test::hex(frame);
 }
 
 TEST(Udp, ComputedZeroChecksumIsSentAsAllOnes) {
