@@ -6,7 +6,6 @@
 #include <string>
 #include <string_view>
 
-#include "morgana/platform/platform.h"
 #include "morgana/storage/kv_tar.h"
 #include "morgana/storage/kv_tar_device.h"
 #include "zone_source.h"
@@ -15,7 +14,6 @@ namespace dns_example {
 
 namespace dns = morgana::dns;
 namespace kv = morgana::kv;
-namespace platform = morgana::platform;
 using morgana::Errc;
 using morgana::Error;
 using morgana::Result;
@@ -38,32 +36,17 @@ std::string origin_of(std::string_view key) {
 }  // namespace
 
 morgana::async::Task<Result<dns::Zones>> load_zones() {
-  // The manifest names `storage`, so hvt and unix refuse to start without it; on virtio
-  // an unattached disk shows up here as kNotFound.
-  auto device = platform::BlockDevice::open(kDevice);
-  if (!device) {
-    std::printf(
-        "dns: no disk: block device '%s' is not attached (%s); attach a tar archive "
-        "of zone files with --block:%s=FILE\n",
-        kDevice, morgana::errc_name(device.error().code), kDevice);
-    co_return device.error();
-  }
-  kv::BlockDeviceReader reader(*device);
   std::string why;
-  auto store = kv::TarStore::create(reader, {}, &why);
-  if (!store) {
-    // The scanner explains what is wrong with the archive; a failing device read has
-    // only its error.
-    if (why.empty())
-      why = std::string("reading it failed: ") + morgana::errc_name(store.error().code) + " (" +
-            (store.error().what ? store.error().what : "") + ")";
-    std::printf("dns: block device '%s' refused: %s\n", kDevice, why.c_str());
-    co_return store.error();
+  auto disk = kv::TarDisk::open(kDevice, &why, "a tar archive of zone files");
+  if (!disk) {
+    std::printf("dns: %s\n", why.c_str());
+    co_return disk.error();
   }
+  const kv::TarStore& store = disk->store();
 
   dns::Zones zones;
   std::string text;
-  for (std::string_view key : store->list()) {
+  for (std::string_view key : store.list()) {
     if (!key.ends_with(".zone")) continue;
     std::string file(key);
     std::string origin_text = origin_of(key);
@@ -75,7 +58,7 @@ morgana::async::Task<Result<dns::Zones>> load_zones() {
           kDevice, file.c_str());
       co_return Error{Errc::kInvalidArgument, "zone file name is not a domain name"};
     }
-    kv::Stat stat = *store->stat(key);  // listed, so present
+    kv::Stat stat = *store.stat(key);  // listed, so present
     if (stat.size > kMaxZoneFile) {
       std::printf(
           "dns: block device '%s': %s: %llu bytes, more than the %llu a zone file "
@@ -84,7 +67,7 @@ morgana::async::Task<Result<dns::Zones>> load_zones() {
       co_return Error{Errc::kOutOfRange, "zone file too large"};
     }
     text.assign(size_t(stat.size), '\0');
-    auto got = co_await store->read(key, 0, {reinterpret_cast<uint8_t*>(text.data()), text.size()});
+    auto got = co_await store.read(key, 0, {reinterpret_cast<uint8_t*>(text.data()), text.size()});
     if (!got || *got != text.size()) {
       std::printf("dns: block device '%s': %s: cannot read it (%s)\n", kDevice, file.c_str(),
                   got ? "short read" : morgana::errc_name(got.error().code));

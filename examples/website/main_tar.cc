@@ -12,7 +12,6 @@
 #include "morgana/app.h"
 #include "morgana/async/async.h"
 #include "morgana/net/app_runner.h"
-#include "morgana/platform/platform.h"
 #include "morgana/proto/http/static_files.h"
 #include "morgana/storage/kv_tar.h"
 #include "morgana/storage/kv_tar_device.h"
@@ -24,7 +23,6 @@ namespace async = morgana::async;
 namespace http = morgana::http;
 namespace kv = morgana::kv;
 namespace net = morgana::net;
-namespace platform = morgana::platform;
 using morgana::Result;
 using ull = unsigned long long;
 
@@ -51,28 +49,13 @@ async::Task<Result<void>> serve(net::AppStack& stack, std::span<char* const> arg
 }  // namespace
 
 int app_main(int argc, char** argv) {
-  // The manifest names `storage`, so hvt and unix refuse to start without it; on virtio
-  // an unattached disk shows up here as kNotFound.
-  auto device = platform::BlockDevice::open(kDevice);
-  if (!device) {
-    std::printf(
-        "website: no disk: block device '%s' is not attached (%s); attach a tar "
-        "archive with --block:%s=FILE\n",
-        kDevice, morgana::errc_name(device.error().code), kDevice);
-    return 1;
-  }
-  kv::BlockDeviceReader reader(*device);
   std::string why;
-  auto store = kv::TarStore::create(reader, {}, &why);
-  if (!store) {
-    // The scanner explains what is wrong with the archive; a failing device read has
-    // only its error.
-    if (why.empty())
-      why = std::string("reading it failed: ") + morgana::errc_name(store.error().code) + " (" +
-            (store.error().what ? store.error().what : "") + ")";
-    std::printf("website: block device '%s' refused: %s\n", kDevice, why.c_str());
+  auto disk = kv::TarDisk::open(kDevice, &why);
+  if (!disk) {
+    std::printf("website: %s\n", why.c_str());
     return 1;
   }
+  const kv::TarStore* store = &disk->store();
   if (store->size() == 0) {
     std::printf(
         "website: block device '%s' refused: the tar archive holds no files "
@@ -83,10 +66,9 @@ int app_main(int argc, char** argv) {
   std::printf(
       "website: serving %zu files from the tar archive on block device '%s' "
       "(%llu bytes)\n",
-      store->size(), kDevice, ull(device->capacity()));
-  const kv::TarStore* serving = &*store;
+      store->size(), kDevice, ull(disk->capacity()));
   return net::run_network_app(argc, argv, "website",
-                              [serving](net::AppStack& stack, std::span<char* const> args) {
-                                return serve(stack, args, serving);
+                              [store](net::AppStack& stack, std::span<char* const> args) {
+                                return serve(stack, args, store);
                               });
 }

@@ -6,7 +6,8 @@
 // refused; every header's checksum verified and every entry bounded by the device) and
 // keeps a sorted index (key -> offset, size, mtime). Values are read through a small LRU
 // cache of device blocks. The store reads the device through the BlockReader interface:
-// tests give it memory, images a platform::BlockDevice (kv_tar_device.h).
+// tests give it memory, images a platform::BlockDevice (kv_tar_device.h, whose TarDisk
+// opens the device and scans it in one call).
 //
 //   auto device = TRY(platform::BlockDevice::open("storage"));
 //   kv::BlockDeviceReader reader(device);

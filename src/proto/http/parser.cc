@@ -3,8 +3,8 @@
 #include "morgana/proto/http/parser.h"
 
 #include <algorithm>
-#include <cstring>
 
+#include "morgana/proto/http/framing.h"
 #include "syntax.h"
 
 namespace morgana::http {
@@ -14,19 +14,27 @@ namespace {
 // (clients may send CRLF after a POST body); more than a few is not a client but noise.
 constexpr size_t kMaxLeadingEmptyLines = 8;
 
+// RFC 9112 §7.1 violations in a chunked request body, and the status each is answered with.
+constexpr ChunkedAnswers<Status> kChunkedAnswers = {
+    .line_too_long = {Status::kBadRequest, "chunk line too long"},
+    .bad_size = {Status::kBadRequest, "bad chunk size"},
+    .size_too_large = {Status::kContentTooLarge, "chunk size too large"},
+    .bad_extension = {Status::kBadRequest, "bad chunk extension"},
+    .body_too_large = {Status::kContentTooLarge, "chunked body too large"},
+    .data_too_long = {Status::kBadRequest, "chunk data longer than its size"},
+    .trailer_too_large = {Status::kRequestHeaderFieldsTooLarge, "trailer section too large"},
+};
+
 }  // namespace
 
 void RequestParser::reset() {
   phase_ = Phase::kHead;
   started_ = false;
   head_done_ = false;
-  head_.clear();
-  scanned_ = 0;
-  line_start_ = 0;
+  head_.start_section();
+  empty_lines_ = 0;
   lines_ = 0;
   remaining_ = 0;
-  line_.clear();
-  trailer_bytes_ = 0;
   request_.headers.clear();
   request_.body.clear();
   request_.target = request_.path = request_.query = {};
@@ -48,128 +56,85 @@ ParseProgress RequestParser::fail(Status status, const char* reason, size_t cons
   return {ParseStatus::kError, consumed};
 }
 
+bool RequestParser::bad(Status status, const char* reason) {
+  error_ = status;
+  reason_ = reason;
+  return false;
+}
+
 ParseProgress RequestParser::parse(std::span<const uint8_t> input) {
-  const auto* data = reinterpret_cast<const char*>(input.data());
-  const size_t n = input.size();
+  const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
   size_t i = 0;
   if (phase_ == Phase::kError) return {ParseStatus::kError, 0};
   if (phase_ == Phase::kDone) return {ParseStatus::kComplete, 0};
 
-  while (phase_ == Phase::kHead && i < n) {
-    if (head_.empty() && (data[i] == '\r' || data[i] == '\n')) {
-      started_ = true;
-      if (data[i] == '\n' && ++lines_ > kMaxLeadingEmptyLines)
-        return fail(Status::kBadRequest, "too many empty lines before the request", i);
-      ++i;
-      continue;
-    }
-    if (head_.empty()) lines_ = 0;
+  while (phase_ == Phase::kHead && i < text.size()) {
     started_ = true;
-    const char* lf = static_cast<const char*>(std::memchr(data + i, '\n', n - i));
-    size_t take = lf ? size_t(lf - (data + i)) + 1 : n - i;
-    // Check the limits before buffering: the request line may hold its limit plus CRLF.
-    if (lines_ == 0 && head_.size() + take > limits_.max_request_line + (lf ? 2 : 1))
+    // The request line has a limit of its own; the whole head, the header section's.
+    LineReader::Step step = head_.read(
+        text, i, lines_ == 0 ? limits_.max_request_line : kNoLineLimit, limits_.max_header_bytes);
+    if (step == LineReader::Step::kLineTooLong)
       return fail(Status::kUriTooLong, "request line too long", i);
-    if (head_.size() + take > limits_.max_header_bytes)
+    if (step == LineReader::Step::kSectionTooLarge)
       return fail(Status::kRequestHeaderFieldsTooLarge, "header section too large", i);
-    head_.append(data + i, take);
-    i += take;
-    if (!lf) break;
-    std::string_view line = strip_cr({head_.data() + line_start_, head_.size() - line_start_ - 1});
-    ++lines_;
-    line_start_ = head_.size();
-    if (line.empty()) {
-      if (!parse_head()) return fail(error_, reason_, i);
-    } else if (lines_ > limits_.max_headers + 1) {
-      return fail(Status::kRequestHeaderFieldsTooLarge, "too many header fields", i);
-    }
+    if (step == LineReader::Step::kPartial) break;
+    if (!head_line(head_.line())) return fail(error_, reason_, i);
   }
 
-  while (i < n && phase_ != Phase::kDone && phase_ != Phase::kHead) {
-    switch (phase_) {
-      case Phase::kBody: {
-        size_t take = size_t(std::min<uint64_t>(remaining_, n - i));
-        request_.body.append(data + i, take);
-        i += take;
-        remaining_ -= take;
-        if (remaining_ == 0) phase_ = Phase::kDone;
-        break;
-      }
-      case Phase::kChunkData: {
-        size_t take = size_t(std::min<uint64_t>(remaining_, n - i));
-        request_.body.append(data + i, take);
-        i += take;
-        remaining_ -= take;
-        if (remaining_ == 0) phase_ = Phase::kChunkDataEnd;
-        break;
-      }
-      case Phase::kChunkSize:
-      case Phase::kChunkDataEnd:
-      case Phase::kTrailer: {
-        const char* lf = static_cast<const char*>(std::memchr(data + i, '\n', n - i));
-        size_t take = lf ? size_t(lf - (data + i)) + 1 : n - i;
-        size_t limit = phase_ == Phase::kTrailer ? limits_.max_header_bytes - trailer_bytes_
-                                                 : limits_.max_chunk_line + 2;
-        if (line_.size() + take > limit) {
-          if (phase_ == Phase::kTrailer)
-            return fail(Status::kRequestHeaderFieldsTooLarge, "trailer section too large", i);
-          return fail(Status::kBadRequest, "chunk line too long", i);
-        }
-        line_.append(data + i, take);
-        i += take;
-        if (!lf) break;
-        std::string_view line = strip_cr(std::string_view(line_).substr(0, line_.size() - 1));
-        if (phase_ == Phase::kChunkDataEnd) {
-          // RFC 9112 §7.1: chunk-data is followed by exactly CRLF.
-          if (!line.empty()) return fail(Status::kBadRequest, "chunk data longer than its size", i);
-          phase_ = Phase::kChunkSize;
-        } else if (phase_ == Phase::kChunkSize) {
-          // RFC 9112 §7.1: chunk-size = 1*HEXDIG, then optional extensions, which we ignore
-          // (§7.1.1: a recipient MUST ignore unrecognised extensions).
-          size_t digits = 0;
-          uint64_t size = 0;
-          while (digits < line.size() && is_hex_digit(line[digits])) {
-            if (size > (uint64_t(1) << 56))
-              return fail(Status::kContentTooLarge, "chunk size too large", i);
-            size = size * 16 + hex_value(line[digits]);
-            ++digits;
-          }
-          if (digits == 0) return fail(Status::kBadRequest, "bad chunk size", i);
-          std::string_view rest = line.substr(digits);
-          while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-            rest.remove_prefix(1);
-          if (!rest.empty() && rest.front() != ';')
-            return fail(Status::kBadRequest, "bad chunk size", i);
-          if (!valid_field_value(rest)) return fail(Status::kBadRequest, "bad chunk extension", i);
-          if (size > limits_.max_body - request_.body.size())
-            return fail(Status::kContentTooLarge, "chunked body too large", i);
-          remaining_ = size;
-          phase_ = size == 0 ? Phase::kTrailer : Phase::kChunkData;
-        } else {
-          // RFC 9112 §7.1.2: trailer fields are parsed as fields; we keep none of them.
-          trailer_bytes_ += line_.size();
-          if (line.empty()) {
-            phase_ = Phase::kDone;
-          } else {
-            size_t colon = line.find(':');
-            if (colon == 0 || colon == std::string_view::npos ||
-                !valid_token(line.substr(0, colon)) || !valid_field_value(line.substr(colon + 1)))
-              return fail(Status::kBadRequest, "bad trailer field", i);
-          }
-        }
-        line_.clear();
-        break;
-      }
-      default:
-        break;
-    }
+  if (phase_ == Phase::kBody && i < text.size()) {
+    size_t take = size_t(std::min<uint64_t>(remaining_, text.size() - i));
+    request_.body.append(text.substr(i, take));
+    i += take;
+    remaining_ -= take;
+    if (remaining_ == 0) phase_ = Phase::kDone;
   }
+  if (phase_ == Phase::kChunked) return parse_chunked(text, i);
   if (phase_ == Phase::kDone) return {ParseStatus::kComplete, i};
   return {ParseStatus::kIncomplete, i};
 }
 
+bool RequestParser::head_line(std::string_view line) {
+  if (lines_ == 0 && line.empty()) {
+    // RFC 9112 §2.2: an empty line before the request line is skipped, and not counted
+    // against the head's limits.
+    head_.start_section();
+    if (++empty_lines_ > kMaxLeadingEmptyLines)
+      return bad(Status::kBadRequest, "too many empty lines before the request");
+    return true;
+  }
+  ++lines_;
+  if (line.empty()) return parse_head();
+  if (lines_ > limits_.max_headers + 1)
+    return bad(Status::kRequestHeaderFieldsTooLarge, "too many header fields");
+  return true;
+}
+
+ParseProgress RequestParser::parse_chunked(std::string_view input, size_t at) {
+  auto outcome = chunked_.feed(
+      input, at, [this](std::string_view content) { request_.body.append(content); },
+      [this](std::string_view line) {
+        // RFC 9112 §7.1.2: trailer fields are parsed as fields; we keep none of them.
+        FieldLine field;
+        return parse_field_line(line, field) == FieldError::kNone ||
+               bad(Status::kBadRequest, "bad trailer field");
+      });
+  switch (outcome) {
+    case ChunkedDecoder::Outcome::kNeedInput:
+      return {ParseStatus::kIncomplete, at};
+    case ChunkedDecoder::Outcome::kEnd:
+      phase_ = Phase::kDone;
+      return {ParseStatus::kComplete, at};
+    case ChunkedDecoder::Outcome::kRefused:
+      return fail(error_, reason_, at);
+    case ChunkedDecoder::Outcome::kError:
+      break;
+  }
+  const auto& answer = kChunkedAnswers[chunked_.error()];
+  return fail(answer.code, answer.reason, at);
+}
+
 bool RequestParser::parse_head() {
-  std::string_view head(head_);
+  std::string_view head(head_.text());
   size_t end = head.find('\n');
   if (!parse_request_line(strip_cr(head.substr(0, end)))) return false;
   size_t start = end + 1;
@@ -186,11 +151,6 @@ bool RequestParser::parse_head() {
 }
 
 bool RequestParser::parse_request_line(std::string_view line) {
-  auto bad = [this](Status status, const char* reason) {
-    error_ = status;
-    reason_ = reason;
-    return false;
-  };
   if (line.size() > limits_.max_request_line)
     return bad(Status::kUriTooLong, "request line too long");
   // RFC 9112 §3: request-line = method SP request-target SP HTTP-version, single spaces.
@@ -255,59 +215,46 @@ bool RequestParser::parse_request_line(std::string_view line) {
 }
 
 bool RequestParser::parse_field(std::string_view line) {
-  auto bad = [this](Status status, const char* reason) {
-    error_ = status;
-    reason_ = reason;
-    return false;
-  };
   // RFC 9112 §5.2: obsolete line folding in a request may be rejected with 400.
   if (line.front() == ' ' || line.front() == '\t')
     return bad(Status::kBadRequest, "obsolete line folding");
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0)
-    return bad(Status::kBadRequest, "bad header field");
-  std::string_view name = line.substr(0, colon);
-  // RFC 9112 §5.1: no whitespace between name and colon; a server MUST answer it with 400.
-  if (!valid_token(name)) return bad(Status::kBadRequest, "bad header field name");
-  std::string_view value = trim_ows(line.substr(colon + 1));
-  if (!valid_field_value(value)) return bad(Status::kBadRequest, "bad header field value");
-  request_.headers.push_back({name, value});
+  FieldLine field;
+  switch (parse_field_line(line, field)) {
+    case FieldError::kNone:
+      break;
+    case FieldError::kNoName:
+      return bad(Status::kBadRequest, "bad header field");
+    case FieldError::kBadName:
+      // RFC 9112 §5.1: a server MUST answer whitespace before the colon with 400.
+      return bad(Status::kBadRequest, "bad header field name");
+    case FieldError::kBadValue:
+      return bad(Status::kBadRequest, "bad header field value");
+  }
+  request_.headers.push_back({field.name, field.value});
   return true;
 }
 
 bool RequestParser::frame_body() {
-  auto bad = [this](Status status, const char* reason) {
-    error_ = status;
-    reason_ = reason;
-    return false;
-  };
   Request& r = request_;
   size_t hosts = 0;
-  bool has_length = false, has_te = false;
-  uint64_t length = 0;
+  bool has_te = false;
+  ContentLength length;
   for (const Header& h : r.headers) {
     if (iequals(h.name, "host")) {
       ++hosts;
     } else if (iequals(h.name, "content-length")) {
       // RFC 9112 §6.3 rule 5: a list of identical values may be taken as one value;
       // anything else is unrecoverable framing: 400.
-      std::string_view list = h.value;
-      do {
-        size_t comma = list.find(',');
-        std::string_view item = trim_ows(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        if (item.empty()) return bad(Status::kBadRequest, "bad Content-Length");
-        uint64_t value = 0;
-        for (char c : item) {
-          if (!is_digit(c)) return bad(Status::kBadRequest, "bad Content-Length");
-          if (value > limits_.max_body) return bad(Status::kContentTooLarge, "body too large");
-          value = value * 10 + uint64_t(c - '0');
-        }
-        if (has_length && value != length)
+      switch (add_content_length(h.value, limits_.max_body, length)) {
+        case LengthError::kNone:
+          break;
+        case LengthError::kBad:
+          return bad(Status::kBadRequest, "bad Content-Length");
+        case LengthError::kTooLarge:
+          return bad(Status::kContentTooLarge, "body too large");
+        case LengthError::kConflict:
           return bad(Status::kBadRequest, "conflicting Content-Length");
-        has_length = true;
-        length = value;
-      } while (!list.empty());
+      }
     } else if (iequals(h.name, "transfer-encoding")) {
       has_te = true;
     } else if (iequals(h.name, "expect")) {
@@ -317,44 +264,31 @@ bool RequestParser::frame_body() {
   // RFC 9112 §3.2: a 1.1 request without Host, or with more than one, gets 400.
   if (hosts > 1 || (hosts == 0 && r.version_minor >= 1))
     return bad(Status::kBadRequest, "missing or repeated Host");
-  std::string connection = r.header_list("connection");
-  if (r.version_minor == 0)
-    r.keep_alive = list_contains(connection, "keep-alive") && !list_contains(connection, "close");
-  else
-    r.keep_alive = !list_contains(connection, "close");
+  r.keep_alive = keeps_alive(r.version_minor, r.header_list("connection"));
 
   if (has_te) {
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
     if (r.version_minor == 0) return bad(Status::kBadRequest, "Transfer-Encoding in HTTP/1.0");
     // RFC 9112 §6.3 rule 3: both framings present smells of request smuggling; a server
     // may reject it, and we do.
-    if (has_length) return bad(Status::kBadRequest, "both Content-Length and Transfer-Encoding");
-    std::string codings = r.header_list("transfer-encoding");
-    std::string_view list(codings), last;
-    size_t count = 0;
-    bool other = false;
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      std::string_view item = trim_ows(list.substr(0, comma));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      if (item.empty()) continue;
-      if (!iequals(item, "chunked")) other = true;
-      last = item;
-      ++count;
-    }
+    if (length.present)
+      return bad(Status::kBadRequest, "both Content-Length and Transfer-Encoding");
+    TransferCodings codings = read_transfer_codings(r.header_list("transfer-encoding"));
     // RFC 9112 §6.3: chunked must be the final coding, else the length is unknown: 400.
-    if (!iequals(last, "chunked"))
+    if (!codings.last_chunked)
       return bad(Status::kBadRequest, "chunked is not the final transfer coding");
     // RFC 9112 §6.1: a coding we do not implement gets 501 (we decode only chunked).
-    if (other) return bad(Status::kNotImplemented, "transfer coding not implemented");
-    if (count > 1) return bad(Status::kBadRequest, "chunked applied twice");
-    phase_ = Phase::kChunkSize;
+    if (codings.other > 0) return bad(Status::kNotImplemented, "transfer coding not implemented");
+    if (codings.chunked > 1) return bad(Status::kBadRequest, "chunked applied twice");
+    chunked_.start({.max_line = limits_.max_chunk_line,
+                    .max_trailer_bytes = limits_.max_header_bytes,
+                    .max_body = limits_.max_body});
+    phase_ = Phase::kChunked;
     return true;
   }
-  if (has_length) {
-    if (length > limits_.max_body) return bad(Status::kContentTooLarge, "body too large");
-    remaining_ = length;
-    phase_ = length > 0 ? Phase::kBody : Phase::kDone;
+  if (length.present) {
+    remaining_ = length.value;
+    phase_ = length.value > 0 ? Phase::kBody : Phase::kDone;
     return true;
   }
   if (limits_.require_length &&

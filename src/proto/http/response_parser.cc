@@ -3,10 +3,9 @@
 #include "morgana/proto/http/response_parser.h"
 
 #include <algorithm>
-#include <cstring>
 
+#include "morgana/proto/http/framing.h"
 #include "morgana/proto/http/response.h"
-
 #include "syntax.h"
 
 namespace morgana::http {
@@ -15,6 +14,17 @@ namespace {
 // Servers do not send empty lines before a status line, but a few send a stray CRLF after
 // a body; more than a few is not a response but noise.
 constexpr size_t kMaxLeadingEmptyLines = 8;
+
+// RFC 9112 §7.1 violations in a chunked response body, and the error each gives.
+constexpr ChunkedAnswers<Errc> kChunkedAnswers = {
+    .line_too_long = {Errc::kOutOfRange, "chunk-size line longer than the limit"},
+    .bad_size = {Errc::kMalformed, "bad chunk size"},
+    .size_too_large = {Errc::kOutOfRange, "chunk larger than the body limit"},
+    .bad_extension = {Errc::kMalformed, "bad chunk extension"},
+    .body_too_large = {Errc::kOutOfRange, "chunked body larger than the body limit"},
+    .data_too_long = {Errc::kMalformed, "chunk data longer than its size"},
+    .trailer_too_large = {Errc::kOutOfRange, "trailer section larger than the limit"},
+};
 
 }  // namespace
 
@@ -34,8 +44,7 @@ void ResponseParser::reset(Method method, BodySink sink) {
   head_done_ = false;
   status_seen_ = false;
   empty_lines_ = 0;
-  head_bytes_ = 0;
-  line_.clear();
+  head_.start_section();
   remaining_ = 0;
   response_ = ClientResponse{};
   error_code_ = Errc::kMalformed;
@@ -50,76 +59,86 @@ ParseProgress ResponseParser::fail(Errc code, const char* reason, size_t consume
   return {ParseStatus::kError, consumed};
 }
 
-void ResponseParser::deliver(const char* data, size_t size) {
-  if (size == 0) return;
-  response_.body_size += size;
+bool ResponseParser::bad(Errc code, const char* reason) {
+  error_code_ = code;
+  reason_ = reason;
+  return false;
+}
+
+void ResponseParser::deliver(std::string_view content) {
+  if (content.empty()) return;
+  response_.body_size += content.size();
   if (sink_)
-    sink_({reinterpret_cast<const uint8_t*>(data), size});
+    sink_({reinterpret_cast<const uint8_t*>(content.data()), content.size()});
   else
-    response_.body.append(data, size);
+    response_.body.append(content);
 }
 
 ParseProgress ResponseParser::parse(std::span<const uint8_t> input) {
-  const auto* data = reinterpret_cast<const char*>(input.data());
-  const size_t n = input.size();
+  const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
   size_t i = 0;
   if (phase_ == Phase::kError) return {ParseStatus::kError, 0};
   if (phase_ == Phase::kDone) return {ParseStatus::kComplete, 0};
-  if (n > 0) started_ = true;
+  if (!text.empty()) started_ = true;
 
-  while (i < n && phase_ != Phase::kDone) {
-    switch (phase_) {
-      case Phase::kBody:
-      case Phase::kChunkData: {
-        size_t take = size_t(std::min<uint64_t>(remaining_, n - i));
-        deliver(data + i, take);
-        i += take;
-        remaining_ -= take;
-        if (remaining_ == 0) phase_ = phase_ == Phase::kBody ? Phase::kDone : Phase::kChunkDataEnd;
-        break;
-      }
-      case Phase::kUntilClose: {
-        size_t take = n - i;
-        if (take > limits_.max_body - response_.body_size)
-          return fail(Errc::kOutOfRange, "response body larger than the limit", i);
-        deliver(data + i, take);
-        i += take;
-        break;
-      }
-      case Phase::kHead:
-      case Phase::kChunkSize:
-      case Phase::kChunkDataEnd:
-      case Phase::kTrailer: {
-        const char* lf = static_cast<const char*>(std::memchr(data + i, '\n', n - i));
-        size_t take = lf ? size_t(lf - (data + i)) + 1 : n - i;
-        // Check the limit before buffering: a line never grows past what its section allows.
-        if (phase_ == Phase::kHead || phase_ == Phase::kTrailer) {
-          if (head_bytes_ + line_.size() + take > limits_.max_header_bytes)
-            return fail(Errc::kOutOfRange,
-                        phase_ == Phase::kHead ? "response header section larger than the limit"
-                                               : "trailer section larger than the limit",
-                        i);
-        } else if (line_.size() + take > limits_.max_chunk_line + 2) {
-          return fail(Errc::kOutOfRange, "chunk-size line longer than the limit", i);
-        }
-        line_.append(data + i, take);
-        i += take;
-        if (!lf) break;
-        head_bytes_ += line_.size();
-        // RFC 9112 §2.2: a lone LF may end a line, and a CR before it is dropped.
-        std::string_view line = strip_cr(std::string_view(line_).substr(0, line_.size() - 1));
-        bool good = phase_ == Phase::kHead ? head_line(line) : chunk_line(line);
-        if (!good) return fail(error_code_, reason_, i);
-        line_.clear();
-        break;
-      }
-      case Phase::kDone:
-      case Phase::kError:
-        break;
+  while (phase_ == Phase::kHead && i < text.size()) {
+    LineReader::Step step = head_.read(text, i, kNoLineLimit, limits_.max_header_bytes);
+    if (step == LineReader::Step::kSectionTooLarge)
+      return fail(Errc::kOutOfRange, "response header section larger than the limit", i);
+    if (step == LineReader::Step::kPartial) break;
+    if (!head_line(head_.line())) return fail(error_code_, reason_, i);
+  }
+
+  switch (phase_) {
+    case Phase::kBody: {
+      size_t take = size_t(std::min<uint64_t>(remaining_, text.size() - i));
+      deliver(text.substr(i, take));
+      i += take;
+      remaining_ -= take;
+      if (remaining_ == 0) phase_ = Phase::kDone;
+      break;
     }
+    case Phase::kChunked:
+      return parse_chunked(text, i);
+    case Phase::kUntilClose: {
+      size_t take = text.size() - i;
+      if (take > limits_.max_body - response_.body_size)
+        return fail(Errc::kOutOfRange, "response body larger than the limit", i);
+      deliver(text.substr(i));
+      i += take;
+      break;
+    }
+    case Phase::kHead:
+    case Phase::kDone:
+    case Phase::kError:
+      break;
   }
   if (phase_ == Phase::kDone) return {ParseStatus::kComplete, i};
   return {ParseStatus::kIncomplete, i};
+}
+
+ParseProgress ResponseParser::parse_chunked(std::string_view input, size_t at) {
+  auto outcome = chunked_.feed(
+      input, at, [this](std::string_view content) { deliver(content); },
+      [this](std::string_view line) {
+        // RFC 9112 §7.1.2: trailer fields, kept as the head's are (with their own count).
+        if (line.front() == ' ' || line.front() == '\t')
+          return bad(Errc::kMalformed, "line folding in the trailer section");
+        return field_line(line, response_.trailers, limits_.max_headers);
+      });
+  switch (outcome) {
+    case ChunkedDecoder::Outcome::kNeedInput:
+      return {ParseStatus::kIncomplete, at};
+    case ChunkedDecoder::Outcome::kEnd:
+      phase_ = Phase::kDone;
+      return {ParseStatus::kComplete, at};
+    case ChunkedDecoder::Outcome::kRefused:
+      return fail(error_code_, reason_, at);
+    case ChunkedDecoder::Outcome::kError:
+      break;
+  }
+  const auto& answer = kChunkedAnswers[chunked_.error()];
+  return fail(answer.code, answer.reason, at);
 }
 
 ParseProgress ResponseParser::finish() {
@@ -142,14 +161,9 @@ ParseProgress ResponseParser::finish() {
 }
 
 bool ResponseParser::head_line(std::string_view line) {
-  auto bad = [this](Errc code, const char* reason) {
-    error_code_ = code;
-    reason_ = reason;
-    return false;
-  };
   if (!status_seen_) {
     if (line.empty()) {
-      head_bytes_ = 0;
+      head_.start_section();  // not counted against the head's limit
       if (++empty_lines_ > kMaxLeadingEmptyLines)
         return bad(Errc::kMalformed, "too many empty lines before the status line");
       return true;
@@ -174,11 +188,6 @@ bool ResponseParser::head_line(std::string_view line) {
 }
 
 bool ResponseParser::status_line(std::string_view line) {
-  auto bad = [this](Errc code, const char* reason) {
-    error_code_ = code;
-    reason_ = reason;
-    return false;
-  };
   // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ], and
   // §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive.
   if (line.size() < 12 || line.substr(0, 5) != "HTTP/" || !is_digit(line[5]) || line[6] != '.' ||
@@ -208,32 +217,24 @@ bool ResponseParser::status_line(std::string_view line) {
 
 bool ResponseParser::field_line(std::string_view line, std::vector<Field>& fields,
                                 size_t max_fields) {
-  auto bad = [this](Errc code, const char* reason) {
-    error_code_ = code;
-    reason_ = reason;
-    return false;
-  };
   if (fields.size() >= max_fields)
     return bad(Errc::kOutOfRange, "more header fields than the limit");
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0)
-    return bad(Errc::kMalformed, "bad header field");
-  std::string_view name = line.substr(0, colon);
-  // RFC 9112 §5.1: no whitespace between the field name and the colon; such a field is a
-  // known way to smuggle a second reading of the message, so it is refused.
-  if (!valid_token(name)) return bad(Errc::kMalformed, "bad header field name");
-  std::string_view value = trim_ows(line.substr(colon + 1));
-  if (!valid_field_value(value)) return bad(Errc::kMalformed, "bad header field value");
-  fields.push_back({std::string(name), std::string(value)});
+  FieldLine field;
+  switch (parse_field_line(line, field)) {
+    case FieldError::kNone:
+      break;
+    case FieldError::kNoName:
+      return bad(Errc::kMalformed, "bad header field");
+    case FieldError::kBadName:
+      return bad(Errc::kMalformed, "bad header field name");
+    case FieldError::kBadValue:
+      return bad(Errc::kMalformed, "bad header field value");
+  }
+  fields.push_back({std::string(field.name), std::string(field.value)});
   return true;
 }
 
 bool ResponseParser::end_of_head() {
-  auto bad = [this](Errc code, const char* reason) {
-    error_code_ = code;
-    reason_ = reason;
-    return false;
-  };
   uint16_t status = response_.status;
   if (status < 200) {
     // RFC 9110 §15.2.2: we never ask to switch protocols, so a 101 is a broken server.
@@ -246,27 +247,18 @@ bool ResponseParser::end_of_head() {
     response_.interim = interim;
     status_seen_ = false;
     empty_lines_ = 0;
-    head_bytes_ = 0;
+    head_.start_section();
     return true;
   }
   if (!frame_body()) return false;
   head_done_ = true;
-  head_bytes_ = 0;  // the trailer section has a budget of its own
+  head_.start_section();  // the fields are copied out; the trailer section has its own budget
   return true;
 }
 
 bool ResponseParser::frame_body() {
-  auto bad = [this](Errc code, const char* reason) {
-    error_code_ = code;
-    reason_ = reason;
-    return false;
-  };
   ClientResponse& r = response_;
-  std::string connection = r.header_list("connection");
-  if (r.version_minor == 0)
-    r.keep_alive = list_contains(connection, "keep-alive") && !list_contains(connection, "close");
-  else
-    r.keep_alive = !list_contains(connection, "close");
+  r.keep_alive = keeps_alive(r.version_minor, r.header_list("connection"));
 
   // RFC 9112 §6.3 rule 1: HEAD, 1xx, 204 and 304 responses end with their head, whatever
   // Content-Length or Transfer-Encoding say (they describe what a GET would get).
@@ -275,32 +267,24 @@ bool ResponseParser::frame_body() {
     phase_ = Phase::kDone;
     return true;
   }
-  bool has_length = false, has_te = false;
-  uint64_t length = 0;
+  bool has_te = false;
+  ContentLength length;
   for (const Field& field : r.headers) {
     if (iequals(field.name, "transfer-encoding")) {
       has_te = true;
     } else if (iequals(field.name, "content-length")) {
       // RFC 9112 §6.3 rule 5: a list of identical values may be taken as one value; any
       // other invalid value is an unrecoverable framing error.
-      std::string_view list = field.value;
-      do {
-        size_t comma = list.find(',');
-        std::string_view item = trim_ows(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        if (item.empty()) return bad(Errc::kMalformed, "bad Content-Length");
-        uint64_t value = 0;
-        for (char c : item) {
-          if (!is_digit(c)) return bad(Errc::kMalformed, "bad Content-Length");
-          if (__builtin_mul_overflow(value, 10u, &value) ||
-              __builtin_add_overflow(value, uint64_t(c - '0'), &value) || value > limits_.max_body)
-            return bad(Errc::kOutOfRange, "Content-Length larger than the body limit");
-        }
-        if (has_length && value != length)
+      switch (add_content_length(field.value, limits_.max_body, length)) {
+        case LengthError::kNone:
+          break;
+        case LengthError::kBad:
+          return bad(Errc::kMalformed, "bad Content-Length");
+        case LengthError::kTooLarge:
+          return bad(Errc::kOutOfRange, "Content-Length larger than the body limit");
+        case LengthError::kConflict:
           return bad(Errc::kMalformed, "conflicting Content-Length");
-        has_length = true;
-        length = value;
-      } while (!list.empty());
+      }
     }
   }
   if (has_te) {
@@ -309,36 +293,26 @@ bool ResponseParser::frame_body() {
       return bad(Errc::kMalformed, "Transfer-Encoding in an HTTP/1.0 response");
     // RFC 9112 §6.3 rule 3: with both, Transfer-Encoding wins, but the message "ought to
     // be handled as an error" (response splitting, request smuggling): it is.
-    if (has_length)
+    if (length.present)
       return bad(Errc::kMalformed, "both Content-Length and Transfer-Encoding in a response");
-    std::string codings = r.header_list("transfer-encoding");
-    std::string_view list(codings);
-    size_t chunked = 0, other = 0;
-    bool last_chunked = false;
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      std::string_view item = trim_ows(list.substr(0, comma));
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      if (item.empty()) continue;
-      last_chunked = iequals(item, "chunked");
-      if (last_chunked)
-        ++chunked;
-      else
-        ++other;
-    }
+    TransferCodings codings = read_transfer_codings(r.header_list("transfer-encoding"));
     // RFC 9112 §6.3 rule 4 would read a body whose final coding is not chunked until the
     // close, but its content would still be in a coding this client cannot undo.
-    if (other > 0) return bad(Errc::kUnsupported, "transfer coding other than chunked");
+    if (codings.other > 0) return bad(Errc::kUnsupported, "transfer coding other than chunked");
     // RFC 9112 §7: chunked MUST NOT be applied more than once.
-    if (chunked != 1 || !last_chunked) return bad(Errc::kMalformed, "chunked applied twice");
+    if (codings.chunked != 1 || !codings.last_chunked)
+      return bad(Errc::kMalformed, "chunked applied twice");
     r.framing = BodyFraming::kChunked;
-    phase_ = Phase::kChunkSize;
+    chunked_.start({.max_line = limits_.max_chunk_line,
+                    .max_trailer_bytes = limits_.max_header_bytes,
+                    .max_body = limits_.max_body});
+    phase_ = Phase::kChunked;
     return true;
   }
-  if (has_length) {
+  if (length.present) {
     r.framing = BodyFraming::kLength;
-    remaining_ = length;
-    phase_ = length > 0 ? Phase::kBody : Phase::kDone;
+    remaining_ = length.value;
+    phase_ = length.value > 0 ? Phase::kBody : Phase::kDone;
     return true;
   }
   // RFC 9112 §6.3 rule 8: the content runs until the server closes the connection, which
@@ -347,52 +321,6 @@ bool ResponseParser::frame_body() {
   r.keep_alive = false;
   phase_ = Phase::kUntilClose;
   return true;
-}
-
-bool ResponseParser::chunk_line(std::string_view line) {
-  auto bad = [this](Errc code, const char* reason) {
-    error_code_ = code;
-    reason_ = reason;
-    return false;
-  };
-  if (phase_ == Phase::kChunkDataEnd) {
-    // RFC 9112 §7.1: chunk-data is followed by exactly CRLF.
-    if (!line.empty()) return bad(Errc::kMalformed, "chunk data longer than its size");
-    head_bytes_ = 0;
-    phase_ = Phase::kChunkSize;
-    return true;
-  }
-  if (phase_ == Phase::kChunkSize) {
-    head_bytes_ = 0;  // chunk lines have their own limit; only trailers count as a head
-    // RFC 9112 §7.1: chunk-size = 1*HEXDIG, then optional extensions, which we ignore
-    // (§7.1.1: a recipient MUST ignore unrecognised extensions).
-    size_t digits = 0;
-    uint64_t size = 0;
-    while (digits < line.size() && is_hex_digit(line[digits])) {
-      if (size > (uint64_t(1) << 56))
-        return bad(Errc::kOutOfRange, "chunk larger than the body limit");
-      size = size * 16 + hex_value(line[digits]);
-      ++digits;
-    }
-    if (digits == 0) return bad(Errc::kMalformed, "bad chunk size");
-    std::string_view rest = line.substr(digits);
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
-    if (!rest.empty() && rest.front() != ';') return bad(Errc::kMalformed, "bad chunk size");
-    if (!valid_field_value(rest)) return bad(Errc::kMalformed, "bad chunk extension");
-    if (size > limits_.max_body - response_.body_size)
-      return bad(Errc::kOutOfRange, "chunked body larger than the body limit");
-    remaining_ = size;
-    phase_ = size == 0 ? Phase::kTrailer : Phase::kChunkData;
-    return true;
-  }
-  // Phase::kTrailer. RFC 9112 §7.1.2: trailer fields, then an empty line.
-  if (line.empty()) {
-    phase_ = Phase::kDone;
-    return true;
-  }
-  if (line.front() == ' ' || line.front() == '\t')
-    return bad(Errc::kMalformed, "line folding in the trailer section");
-  return field_line(line, response_.trailers, limits_.max_headers);
 }
 
 }  // namespace morgana::http

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace morgana::http {
@@ -197,6 +198,42 @@ TEST(Parser, LeadingEmptyLinesAndBareLf) {
   RequestParser parser;
   ASSERT_EQ(parser.parse("\r\n\r\nGET / HTTP/1.1\nHost: a\n\n").status, ParseStatus::kComplete);
   EXPECT_EQ(parser.request().header("host"), "a");
+}
+
+TEST(ParserErrors, BareCrBeforeTheRequestLineIsRefused) {
+  // RFC 9112 §2.2: a bare CR (one not followed by LF) makes the element it is in invalid,
+  // and only empty lines (CRLF or LF) may come before a request line. The parser once
+  // skipped any CR there, so "\rGET ..." was served as "GET ...", a reading another
+  // server in front of it would not share.
+  for (std::string_view input :
+       {"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", "\r\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "\r\n\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+    RequestParser parser;
+    EXPECT_EQ(parser.parse(input).status, ParseStatus::kError) << input;
+    EXPECT_EQ(parser.error_status(), Status::kBadRequest) << input;
+  }
+  // Empty lines are skipped in pieces of any size, and do not count against the request
+  // line's limit.
+  Limits tight;
+  tight.max_request_line = 14;  // "GET / HTTP/1.1"
+  RequestParser parser(tight);
+  std::string_view input = "\r\n\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (size_t i = 0; i + 1 < input.size(); ++i)
+    ASSERT_EQ(parser.parse(input.substr(i, 1)).status, ParseStatus::kIncomplete) << i;
+  EXPECT_EQ(parser.parse(input.substr(input.size() - 1)).status, ParseStatus::kComplete);
+}
+
+TEST(ParserErrors, ContentLengthNeverOverflows) {
+  // With a body limit near 2^64 a Content-Length of more digits than fit must still be
+  // refused, not wrapped around into a small length that frames the body differently.
+  Limits huge;
+  huge.max_body = SIZE_MAX;
+  EXPECT_EQ(
+      error_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551626\r\n\r\n", huge),
+      Status::kContentTooLarge);
+  EXPECT_EQ(
+      error_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 36893488147419103242\r\n\r\n", huge),
+      Status::kContentTooLarge);
 }
 
 TEST(Parser, ExpectContinue) {

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
+#include "morgana/proto/http/framing.h"
 #include "morgana/proto/http/request.h"
 
 namespace morgana::http {
@@ -60,35 +62,29 @@ class RequestParser {
   const char* error_reason() const { return reason_; }
 
  private:
-  enum class Phase : uint8_t {
-    kHead,
-    kBody,
-    kChunkSize,
-    kChunkData,
-    kChunkDataEnd,
-    kTrailer,
-    kDone,
-    kError
-  };
+  enum class Phase : uint8_t { kHead, kBody, kChunked, kDone, kError };
 
   ParseProgress fail(Status status, const char* reason, size_t consumed);
+  // Records why the request is refused; returns false for the caller to pass on.
+  bool bad(Status status, const char* reason);
+  // One complete line of the head; false after bad().
+  bool head_line(std::string_view line);
   // Splits the buffered head into the request line and fields; sets phase_ to the body's.
   bool parse_head();
   bool parse_request_line(std::string_view line);
   bool parse_field(std::string_view line);
   bool frame_body();
+  ParseProgress parse_chunked(std::string_view input, size_t at);
 
   Limits limits_;
   Phase phase_ = Phase::kHead;
   bool started_ = false;
   bool head_done_ = false;  // the head parsed without error
-  std::string head_;        // the head's bytes as received (the request's views point here)
-  size_t scanned_ = 0;      // bytes of head_ already searched for the end of a line
-  size_t line_start_ = 0;
+  LineReader head_;         // the head's bytes as received (the request's views point here)
+  size_t empty_lines_ = 0;  // before the request line
   size_t lines_ = 0;        // lines of the head seen (request line included)
-  uint64_t remaining_ = 0;  // of a Content-Length body or of the current chunk
-  std::string line_;        // a chunk-size or trailer line being assembled
-  size_t trailer_bytes_ = 0;
+  uint64_t remaining_ = 0;  // of a Content-Length body
+  ChunkedDecoder chunked_;
   Request request_;
   Status error_ = Status::kBadRequest;
   const char* reason_ = "";

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "morgana/proto/http/framing.h"
 #include "morgana/proto/http/parser.h"
 #include "morgana/proto/http/request.h"
 #include "morgana/rt/result.h"
@@ -98,27 +99,19 @@ class ResponseParser {
   const char* error_reason() const { return reason_; }
 
  private:
-  enum class Phase : uint8_t {
-    kHead,
-    kBody,
-    kChunkSize,
-    kChunkData,
-    kChunkDataEnd,
-    kTrailer,
-    kUntilClose,
-    kDone,
-    kError
-  };
+  enum class Phase : uint8_t { kHead, kBody, kChunked, kUntilClose, kDone, kError };
 
   ParseProgress fail(Errc code, const char* reason, size_t consumed);
-  // One complete line of the head (without its line ending); false after fail().
+  // Records why the response is refused; returns false for the caller to pass on.
+  bool bad(Errc code, const char* reason);
+  // One complete line of the head (without its line ending); false after bad().
   bool head_line(std::string_view line);
   bool status_line(std::string_view line);
   bool field_line(std::string_view line, std::vector<Field>& fields, size_t max_fields);
   bool end_of_head();
   bool frame_body();
-  bool chunk_line(std::string_view line);
-  void deliver(const char* data, size_t size);
+  ParseProgress parse_chunked(std::string_view input, size_t at);
+  void deliver(std::string_view content);
 
   ClientLimits limits_;
   Method method_ = Method::kGet;
@@ -128,9 +121,9 @@ class ResponseParser {
   bool head_done_ = false;
   bool status_seen_ = false;  // the current head's status line was parsed
   size_t empty_lines_ = 0;    // before a status line
-  size_t head_bytes_ = 0;     // bytes of the current head's complete lines (or trailers')
-  std::string line_;          // the line being assembled (head, chunk size, trailer)
-  uint64_t remaining_ = 0;    // of a Content-Length body or of the current chunk
+  LineReader head_;           // the current head's lines (its fields are copied out)
+  uint64_t remaining_ = 0;    // of a Content-Length body
+  ChunkedDecoder chunked_;
   ClientResponse response_;
   Errc error_code_ = Errc::kMalformed;
   const char* reason_ = "";
