@@ -182,6 +182,7 @@ bool CallHandler::wall_clock(uint64_t gpa) {
 }
 
 uint64_t CallHandler::ready_set(int timeout_ms) {
+  // The stop fd, the notify fd, and per device a call-path fd or a ring's backend.
   pollfd fds[abi::kMaxDevices + 2];
   uint32_t owner[abi::kMaxDevices + 2];
   nfds_t n = 0;
@@ -197,6 +198,7 @@ uint64_t CallHandler::ready_set(int timeout_ms) {
   // Ring devices: the I/O thread signals notify_fd when it delivered frames while we
   // wait; announce the wait first, then look at the rings, so none is missed.
   if (io_) {
+    if (uint64_t served = io_->serve_now()) return served;
     io_->wait_begin();
     uint64_t ring_ready = io_->rx_ready();
     if (ring_ready || !io_->error().empty()) {
@@ -205,13 +207,18 @@ uint64_t CallHandler::ready_set(int timeout_ms) {
     }
     fds[n] = pollfd{io_->notify_fd(), POLLIN, 0};
     owner[n++] = abi::kMaxDevices;
+    if (io_->shared_cpu()) {
+      const nfds_t first = n;
+      io_->add_backend_fds(fds, n);
+      for (nfds_t k = first; k < n; ++k) owner[k] = abi::kMaxDevices;  // served below
+    }
   }
   timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
   int rc = ppoll(fds, n, timeout_ms < 0 ? nullptr : &timeout, nullptr);
   uint64_t ready = 0;
   if (io_) {
     io_->wait_end();
-    ready |= io_->rx_ready();
+    ready |= io_->serve_now();
   }
   if (rc <= 0) return ready;
   for (nfds_t k = 0; k < n; ++k)

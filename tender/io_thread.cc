@@ -37,8 +37,8 @@ uint64_t clear_fd(int fd) {
 
 std::unique_ptr<IoThread> IoThread::start(const GuestMemory& memory, ConsoleDrain& console,
                                           std::vector<AttachedDevice>& devices, int vm_fd,
-                                          std::string& error) {
-  std::unique_ptr<IoThread> io(new IoThread(memory, console, devices));
+                                          bool shared_cpu, std::string& error) {
+  std::unique_ptr<IoThread> io(new IoThread(memory, console, devices, shared_cpu));
   io->kick_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   io->notify_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (io->kick_fd_ < 0 || io->notify_fd_ < 0) {
@@ -85,8 +85,7 @@ IoThread::~IoThread() {
   if (kick_fd_ >= 0) signal_fd(kick_fd_);
   if (thread_.joinable()) thread_.join();
   // Frames the guest queued just before it halted still leave.
-  for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
-    if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire)) serve(i, *ring);
+  serve_all();
   if (kick_fd_ >= 0) close(kick_fd_);
   if (notify_fd_ >= 0) close(notify_fd_);
 }
@@ -130,6 +129,30 @@ uint64_t IoThread::rx_ready() const {
       ready |= uint64_t{1} << i;
   }
   return ready;
+}
+
+uint64_t IoThread::serve_now() {
+  serve_all();
+  return rx_ready();
+}
+
+bool IoThread::serve_all() {
+  std::lock_guard lock(serve_mutex_);
+  bool work = false;
+  for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
+    if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire)) work |= serve(i, *ring);
+  return work;
+}
+
+void IoThread::add_backend_fds(pollfd* fds, nfds_t& n) const {
+  for (uint32_t i = 0; i < abi::kMaxDevices; ++i) {
+    abi::NetRing* ring = rings_[i].load(std::memory_order_acquire);
+    if (!ring) continue;
+    uint32_t used = __atomic_load_n(&ring->rx.head, __ATOMIC_RELAXED) -
+                    __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE);
+    if (abi::kNetRingSlots - used >= rx_room_needed(i))
+      fds[n++] = pollfd{devices_[i].net->wait_fd(), POLLIN, 0};
+  }
 }
 
 void IoThread::wait_begin() {
@@ -269,9 +292,7 @@ bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
 
 void IoThread::loop() {
   while (!stop_.load()) {
-    bool work = false;
-    for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
-      if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire)) work |= serve(i, *ring);
+    bool work = serve_all();
     if (std::string e = console_.drain(); !e.empty()) {
       std::lock_guard lock(error_mutex_);
       if (error_.empty()) error_ = e;
@@ -292,12 +313,9 @@ void IoThread::loop() {
       if (__atomic_load_n(&ring->tx.head, __ATOMIC_SEQ_CST) !=
           __atomic_load_n(&ring->tx.tail, __ATOMIC_RELAXED))
         pending = true;
-      // Watch the backend only while the guest has room for what it would deliver.
-      uint32_t used = __atomic_load_n(&ring->rx.head, __ATOMIC_RELAXED) -
-                      __atomic_load_n(&ring->rx.tail, __ATOMIC_ACQUIRE);
-      if (abi::kNetRingSlots - used >= rx_room_needed(i))
-        fds[n++] = pollfd{devices_[i].net->wait_fd(), POLLIN, 0};
     }
+    // On a shared CPU the vCPU thread waits on the backends (see start()).
+    if (!shared_cpu_) add_backend_fds(fds, n);
     if (!pending) {
       int rc = poll(fds, n, kConsolePollMs);
       if (rc > 0 && (fds[0].revents & POLLIN))

@@ -4,6 +4,8 @@
 // The guest kicks it (an ioeventfd, handled in the kernel) only when it sleeps.
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -23,9 +25,14 @@ class IoThread {
  public:
   // Starts the thread. `vm_fd` is used to route the kick port to an eventfd in the
   // kernel (KVM_IOEVENTFD); without it kicks arrive as exits and go to kick().
+  // `shared_cpu`: the monitor runs on one CPU (abi::kBootFlagSharedCpu), so this thread
+  // can only run while the vCPU thread sleeps: the vCPU thread then waits on the host
+  // backends itself in yield and serves the rings (serve_now()), sparing a hand-off
+  // between the two threads per wake-up, and this thread serves only kicks (a full
+  // transmit ring) and the console.
   static std::unique_ptr<IoThread> start(const GuestMemory& memory, ConsoleDrain& console,
                                          std::vector<AttachedDevice>& devices, int vm_fd,
-                                         std::string& error);
+                                         bool shared_cpu, std::string& error);
   ~IoThread();  // stops and joins the thread
 
   // kNetRingSetup from the vCPU thread: validates the ring's placement, turns on the
@@ -36,6 +43,16 @@ class IoThread {
 
   // Devices whose rx queue holds frames (bit i = device i).
   uint64_t rx_ready() const;
+  // From the vCPU thread in yield: serves every ring at once (frames the guest queued
+  // leave, waiting host frames enter) and returns rx_ready(). The guest yields when it
+  // has nothing left to do, so this is the moment its rings need service; doing it here
+  // spares a wake-up of this thread and, when both threads share one CPU, the two
+  // context switches around it.
+  uint64_t serve_now();
+  bool shared_cpu() const { return shared_cpu_; }
+  // Appends a POLLIN entry for the backend of every ring with room for what it would
+  // deliver (a backend whose frames cannot be taken would wake the poller for nothing).
+  void add_backend_fds(pollfd* fds, nfds_t& n) const;
   // Readable after the thread published rx frames while wait_begin() was in force.
   int notify_fd() const { return notify_fd_; }
   void wait_begin();
@@ -51,9 +68,11 @@ class IoThread {
   std::string error() const;
 
  private:
-  IoThread(const GuestMemory& memory, ConsoleDrain& console, std::vector<AttachedDevice>& devices)
-      : memory_(memory), console_(console), devices_(devices) {}
+  IoThread(const GuestMemory& memory, ConsoleDrain& console, std::vector<AttachedDevice>& devices,
+           bool shared_cpu)
+      : memory_(memory), console_(console), devices_(devices), shared_cpu_(shared_cpu) {}
   void loop();
+  bool serve_all();                                // under serve_mutex_; true when it moved a frame
   bool serve(uint32_t index, abi::NetRing& ring);  // true when it moved a frame
   // Slots that must be free in a ring's rx queue before the next host frame is read.
   uint32_t rx_room_needed(uint32_t index) const;
@@ -64,6 +83,7 @@ class IoThread {
   const GuestMemory& memory_;
   ConsoleDrain& console_;
   std::vector<AttachedDevice>& devices_;
+  const bool shared_cpu_;
   std::atomic<abi::NetRing*> rings_[abi::kMaxDevices] = {};
   uint32_t ring_offloads_[abi::kMaxDevices] = {};  // set before the ring is published
   int kick_fd_ = -1;
@@ -74,6 +94,9 @@ class IoThread {
   std::atomic<uint64_t> kick_signals_{0};
   std::atomic<uint64_t> own_signals_{0};
   std::atomic<bool> stop_{false};
+  // serve() runs on this thread and, in serve_now(), on the vCPU thread: one at a time,
+  // since each owns rx.head and tx.tail while it runs.
+  std::mutex serve_mutex_;
   mutable std::mutex error_mutex_;
   std::string error_;
   std::thread thread_;

@@ -327,7 +327,8 @@ int run(int argc, char** argv) {
 
   // The I/O thread must exist before seccomp, which forbids creating threads.
   ConsoleDrain console(memory);
-  std::unique_ptr<IoThread> io = IoThread::start(memory, console, devices, vm->vm_fd(), error);
+  std::unique_ptr<IoThread> io = IoThread::start(
+      memory, console, devices, vm->vm_fd(), (info.flags & abi::kBootFlagSharedCpu) != 0, error);
   if (!io) return refuse("cannot start the I/O thread: " + error);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   phase("io-thread");

@@ -81,10 +81,12 @@ TEST(SimBulk, MegabyteUnderLossThousandSeeds) {
 // sequence advanced, PSH and FIN on the last, checksums completed from the stack's
 // pseudo-header sums) before loss, reordering, duplication and corruption hit each
 // frame: SACK recovery, retransmission and congestion control work on pieces of what
-// the engine sent as one segment. Seeds of their own, 300 of them.
+// the engine sent as one segment. Seeds of their own, 300 of them. The ports also lend
+// received frames in place, as the hvt rings do, and poison them on release.
 TEST(SimBulk, MegabyteUnderLossWithTsoThreeHundredSeeds) {
   PortConfig port;
   port.offloads = platform::kNetOffloadChecksum | platform::kNetOffloadTso4;
+  port.lend_frames = true;
   run_bulk(100'001, 300, port);
 }
 

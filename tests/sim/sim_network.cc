@@ -76,6 +76,13 @@ Result<size_t> SimDevice::read(std::span<uint8_t> out, platform::NetFrameMeta& m
 Result<void> SimDevice::write(std::span<const uint8_t> frame, const platform::NetFrameMeta& meta) {
   return network_->write_offloaded(port_, frame, meta);
 }
+Result<std::span<const uint8_t>> SimDevice::peek(platform::NetFrameMeta& meta) {
+  meta = {};
+  return network_->peek(port_);
+}
+void SimDevice::release() {
+  network_->release(port_);
+}
 
 namespace {
 
@@ -191,21 +198,37 @@ bool SimNetwork::chance(double probability) {
   return double(rng_.next_u64() >> 11) * 0x1.0p-53 < probability;
 }
 
-Result<size_t> SimNetwork::read(size_t index, std::span<uint8_t> out) {
-  Port& port = ports_[index];
+Result<std::span<const uint8_t>> SimNetwork::take_due(Port& port) {
   if (port.inbox.empty() || port.inbox.begin()->first.first > now())
     return Error{Errc::kAgain, "no frame due"};
-  auto node = port.inbox.extract(port.inbox.begin());
-  std::vector<uint8_t>& frame = node.mapped();
-  size_t n = std::min(frame.size(), out.size());
-  std::memcpy(out.data(), frame.data(), n);
+  port.lent = std::move(port.inbox.extract(port.inbox.begin()).mapped());
   ++counters_.frames_delivered;
-  counters_.bytes_delivered += n;
+  counters_.bytes_delivered += port.lent.size();
   // The driver may stop reading before the inbox is drained (it takes a bounded number
   // per turn); readiness is a one-shot pulse, so renew it for frames already due.
   if (!port.inbox.empty() && port.inbox.begin()->first.first <= now())
     backend_.ready_at(now(), platform::ReadySet{1} << port.id);
+  return std::span<const uint8_t>(port.lent);
+}
+
+Result<size_t> SimNetwork::read(size_t index, std::span<uint8_t> out) {
+  std::span<const uint8_t> frame = TRY(take_due(ports_[index]));
+  size_t n = std::min(frame.size(), out.size());
+  std::memcpy(out.data(), frame.data(), n);
+  ports_[index].lent.clear();
   return n;
+}
+
+Result<std::span<const uint8_t>> SimNetwork::peek(size_t index) {
+  if (!ports_[index].config.lend_frames)
+    return Error{Errc::kUnsupported, "sim: this port copies frames"};
+  return take_due(ports_[index]);
+}
+
+void SimNetwork::release(size_t index) {
+  std::vector<uint8_t>& lent = ports_[index].lent;
+  std::fill(lent.begin(), lent.end(), uint8_t{0xA5});
+  lent.clear();
 }
 
 Result<void> SimNetwork::write(size_t from, std::span<const uint8_t> frame) {

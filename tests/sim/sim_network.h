@@ -45,6 +45,10 @@ struct PortConfig {
   // checksums and cuts TSO segments into MTU-sized frames as hardware would, before the
   // link's loss and reordering apply to each frame. Received frames carry no metadata.
   platform::NetOffloads offloads = 0;
+  // The port lends received frames where they lie (net::LendingDevice, as the hvt rings
+  // do) instead of copying them out; release() overwrites the frame with 0xA5 before it
+  // is freed, so a stack that kept a view past release() corrupts what it delivers.
+  bool lend_frames = false;
 };
 
 // What the network did to the frames handed to it.
@@ -86,6 +90,9 @@ class SimDevice {
   platform::NetOffloads offloads() const;
   Result<size_t> read(std::span<uint8_t> out, platform::NetFrameMeta& meta);
   Result<void> write(std::span<const uint8_t> frame, const platform::NetFrameMeta& meta);
+  // The lending interface (net::LendingDevice): kUnsupported unless PortConfig::lend_frames.
+  Result<std::span<const uint8_t>> peek(platform::NetFrameMeta& meta);
+  void release();
   size_t port() const { return port_; }
 
  private:
@@ -131,9 +138,13 @@ class SimNetwork {
     std::deque<uint64_t> in_queue;     // serialisation end times of queued frames, FIFO
     // Frames on their way here, by (delivery time, arrival order): ties keep order.
     std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> inbox;
+    std::vector<uint8_t> lent;  // the frame peek() handed out
   };
 
   Result<size_t> read(size_t port, std::span<uint8_t> out);
+  // The next due frame, moved to the port's `lent` slot until release().
+  Result<std::span<const uint8_t>> peek(size_t port);
+  void release(size_t port);
   Result<void> write(size_t port, std::span<const uint8_t> frame);
   Result<void> write_offloaded(size_t port, std::span<const uint8_t> frame,
                                const platform::NetFrameMeta& meta);
@@ -146,6 +157,8 @@ class SimNetwork {
 
   async::VirtualBackend& backend_;
   random::ChaCha20Rng rng_;
+  // Moves the port's next due frame to its `lent` slot; kAgain when none is due.
+  Result<std::span<const uint8_t>> take_due(Port& port);
   std::vector<Port> ports_;
   LinkConditions default_link_;
   std::map<std::pair<size_t, size_t>, LinkConditions> links_;

@@ -12,6 +12,9 @@
 //   platform::NetOffloads offloads();
 //   Result<size_t> read(std::span<uint8_t>, platform::NetFrameMeta&);
 //   Result<void> write(std::span<const uint8_t>, const platform::NetFrameMeta&);
+// and, for a device that can lend received frames in place (LendingDevice), also
+//   Result<std::span<const uint8_t>> peek(platform::NetFrameMeta&);  // kUnsupported: copy
+//   void release();
 #pragma once
 
 #include <algorithm>
@@ -41,6 +44,14 @@ concept OffloadDevice = requires(D& device, std::span<uint8_t> in, std::span<con
   { device.offloads() } -> std::convertible_to<platform::NetOffloads>;
   { device.read(in, meta) } -> std::same_as<Result<size_t>>;
   { device.write(out, meta) } -> std::same_as<Result<void>>;
+};
+
+// A device that can hand a received frame over where it lies (platform::NetDevice::peek),
+// saving a copy of every byte received.
+template <typename D>
+concept LendingDevice = requires(D& device, platform::NetFrameMeta& meta) {
+  { device.peek(meta) } -> std::same_as<Result<std::span<const uint8_t>>>;
+  device.release();
 };
 
 template <typename Device>
@@ -131,21 +142,42 @@ class DeviceStack final : private LinkOutput {
     }
   }
 
+  // Takes one received frame into the core: in place where the device lends it (the hvt
+  // rings), else copied into `scratch`, sized at the first copy (a lending device never
+  // needs its 64 KiB). False when none is pending.
+  bool receive_one(std::vector<uint8_t>& scratch, platform::NetFrameMeta& meta) {
+    if constexpr (LendingDevice<Device>) {
+      if (lending_) {
+        auto frame = device_.peek(meta);
+        if (frame) {
+          core_->receive_frame(*frame, meta);
+          device_.release();
+          return true;
+        }
+        if (frame.error().code != Errc::kUnsupported) return false;
+        lending_ = false;  // this device (or its path) can only copy
+      }
+    }
+    // Ethernet + two VLAN tags around an MTU-sized packet; with TSO, a merged segment
+    // as large as an IPv4 datagram may arrive.
+    if (scratch.empty())
+      scratch.resize((offloads() & platform::kNetOffloadTso4) ? platform::kNetMaxOffloadFrame
+                                                              : size_t(device_.mtu()) + 22);
+    auto length = read_frame(scratch, meta);
+    if (!length) return false;  // kAgain: nothing pending (errors are the device's to count)
+    core_->receive_frame({scratch.data(), *length}, meta);
+    return true;
+  }
+
   async::Task<Result<void>> wait_device() { co_return co_await async::wait_readable(device_.id()); }
   async::Task<Result<void>> wait_wake() { co_return co_await core_->wake().wait(); }
 
   async::Task<Result<void>> drive() {
-    // Ethernet + two VLAN tags around an MTU-sized packet; with TSO, a merged segment
-    // as large as an IPv4 datagram may arrive.
-    const bool merged = (offloads() & platform::kNetOffloadTso4) != 0;
-    std::vector<uint8_t> frame(merged ? platform::kNetMaxOffloadFrame : size_t(device_.mtu()) + 22);
+    std::vector<uint8_t> frame;
     platform::NetFrameMeta meta;
     core_->start();
     for (;;) {
-      for (unsigned i = 0; i < kFramesPerTurn; ++i) {
-        auto length = read_frame(frame, meta);
-        if (!length) break;  // kAgain: nothing pending (errors are the device's to count)
-        core_->receive_frame({frame.data(), *length}, meta);
+      for (unsigned i = 0; i < kFramesPerTurn && receive_one(frame, meta); ++i) {
       }
       uint64_t now = async::now();
       if (now >= core_->next_deadline()) core_->tick();
@@ -168,6 +200,7 @@ class DeviceStack final : private LinkOutput {
   }
 
   Device device_;
+  bool lending_ = true;  // until the device says it cannot lend
   std::unique_ptr<StackCore> core_;
   async::Scope scope_;  // the driver; declared last so it is destroyed first
 };

@@ -118,6 +118,12 @@ class NetDevice {
   // kNetOffloadTso4 (frames that do not fit are dropped).
   Result<void> write(std::span<const uint8_t> frame, const NetFrameMeta& meta);
   Result<size_t> read(std::span<uint8_t> buffer, NetFrameMeta& meta);
+  // Zero-copy receive where the device can (the hvt rings): the next frame where it
+  // lies, with its metadata, valid until release(), which must come before the next
+  // peek() or read(). kAgain when none is pending; kInvalidArgument for a frame dropped
+  // (its metadata was unusable); kUnsupported on devices that can only copy (use read()).
+  Result<std::span<const uint8_t>> peek(NetFrameMeta& meta);
+  void release();
 
  private:
   NetDevice(DeviceId id, MacAddress mac, uint16_t mtu, NetOffloads offloads = 0)

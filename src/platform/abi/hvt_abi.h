@@ -9,7 +9,9 @@ namespace morgana::abi {
 
 // Bumped on any incompatible change; stored in the image's manifest note and checked
 // by the monitor before boot.
-inline constexpr uint32_t kAbiVersion = 2;  // 2: rings with descriptors, offloads
+// 2: rings with descriptors, offloads. 3: with kBootFlagSharedCpu, `yield` serves the
+// rings and the guest no longer kicks at the end of a batch.
+inline constexpr uint32_t kAbiVersion = 3;
 
 // ---------------------------------------------------------------------------------
 // Guest physical memory layout (identity mapped; guest virtual == guest physical).
@@ -312,7 +314,10 @@ static_assert(sizeof(ThreadBlock) == 0x30);
 
 // BootInfo::flags. kBootFlagSharedCpu: the monitor process may run on one CPU only, so
 // its I/O thread gets that CPU only when the vCPU gives it up: a guest waiting for frames
-// gains nothing by spinning (it delays the very thread that would bring them).
+// gains nothing by spinning (it delays the very thread that would bring them), and a kick
+// only preempts the guest. With it, the monitor serves every ring in `yield` (sends the
+// tx queue, fills the rx queue) and waits on the host backends there itself; the guest
+// kicks only when a tx queue is full (docs/abi.md, "Network rings").
 inline constexpr uint32_t kBootFlagSharedCpu = 1u << 0;
 
 struct BootInfo {

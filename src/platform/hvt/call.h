@@ -23,6 +23,13 @@ inline void call(abi::Call which, Args* args) {
 // Set once at boot; read-only afterwards.
 const abi::BootInfo& boot_info();
 
+// The monitor runs the vCPU and its I/O thread on one CPU (abi::kBootFlagSharedCpu):
+// the I/O thread cannot work while the guest runs, so a kick only preempts the guest,
+// and the monitor serves the rings itself when the guest yields.
+inline bool shared_cpu() {
+  return (boot_info().flags & abi::kBootFlagSharedCpu) != 0;
+}
+
 // The ring devices with received frames waiting (read from shared memory: no exit).
 ReadySet rings_pending();
 // When a ring last carried a frame either way (monotonic ns; 0: never).

@@ -42,7 +42,11 @@ uint64_t wall_clock_ns() {
 
 ReadySet yield(uint64_t deadline_ns) {
   // The guest has done what it can for now: frames it queued leave (one kick a batch).
-  hvt::kick_pending_tx();
+  // On a shared CPU the I/O thread could only run once the guest stops; the yield exit
+  // below lets the monitor send them itself, and with frames still to read they wait
+  // for the batch's end (a full ring kicks in ring_write()).
+  const bool shared_cpu = hvt::shared_cpu();
+  if (!shared_cpu) hvt::kick_pending_tx();
   // Frames already in a receive ring need no exit to be found: the rings are shared
   // memory. This is what keeps a busy flow from paying an exit (30-80 us on kvm-pvm,
   // DESIGN.md §4a) per batch of packets.
@@ -57,7 +61,6 @@ ReadySet yield(uint64_t deadline_ns) {
   constexpr uint64_t kSpinWindowNs = 2'000'000;
   uint64_t now = monotonic_ns();
   uint64_t last = hvt::last_ring_activity_ns();
-  const bool shared_cpu = (hvt::boot_info().flags & abi::kBootFlagSharedCpu) != 0;
   if (!shared_cpu && last != 0 && now - last < kSpinWindowNs && deadline_ns > now) {
     uint64_t until = deadline_ns - now < kSpinNs ? deadline_ns : now + kSpinNs;
     while (monotonic_ns() < until) {

@@ -29,6 +29,8 @@ const abi::DeviceInfo* find(std::string_view name, abi::DeviceType type, DeviceI
 abi::NetRing* g_rings[abi::kMaxDevices];
 NetOffloads g_offloads[abi::kMaxDevices];
 bool g_opened[abi::kMaxDevices];
+// Per device: the rx slots of the frame ring_peek() lent out, freed by ring_release().
+uint32_t g_lent_slots[abi::kMaxDevices];
 uint64_t g_last_activity_ns;
 
 // Unsent tx slots at which ring_write() kicks without waiting for yield().
@@ -95,14 +97,31 @@ Result<void> ring_write(abi::NetRing& ring, std::span<const uint8_t> frame,
   // xmit_more does: a kick is a VM exit, emulated on kvm-pvm, and when the I/O thread
   // shares the vCPU's core each kick also preempts the guest to send a single frame.
   // A long batch still kicks once a quarter of the ring waits, so a sleeping I/O thread
-  // on another core starts sending before the queue fills.
-  if (used + skip + need >= kKickBatchSlots) kick_if_sleeping(ring);
+  // on another core starts sending before the queue fills; on a shared CPU that thread
+  // could not run before the guest yields anyway (the yield serves the rings), so only a
+  // full queue kicks there.
+  if (used + skip + need >= kKickBatchSlots && !hvt::shared_cpu()) kick_if_sleeping(ring);
   g_last_activity_ns = monotonic_ns();
   return ok();
 }
 
-Result<size_t> ring_read(DeviceId id, abi::NetRing& ring, std::span<uint8_t> buffer,
-                         NetFrameMeta& meta) {
+// Gives the slots of the frame ring_peek() lent out back to the monitor.
+void ring_release(DeviceId id, abi::NetRing& ring) {
+  abi::NetQueue& rx = ring.rx;
+  const uint32_t tail = rx.tail;
+  const uint32_t head = __atomic_load_n(&rx.head, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&rx.tail, tail + g_lent_slots[id], __ATOMIC_RELEASE);
+  g_lent_slots[id] = 0;
+  g_last_activity_ns = monotonic_ns();
+  // A queue without room for the largest frame may have stopped the I/O thread. (On a
+  // shared CPU the yield that follows the batch refills the queue instead.)
+  if (abi::kNetRingSlots - (head - tail) < rx_room_needed(id) && !hvt::shared_cpu())
+    kick_if_sleeping(ring);
+}
+
+// The next frame of a ring's rx queue where it lies; its slots stay the guest's until
+// ring_release(). Skip entries are consumed on the way.
+Result<std::span<const uint8_t>> ring_peek(DeviceId id, abi::NetRing& ring, NetFrameMeta& meta) {
   abi::NetQueue& rx = ring.rx;
   for (;;) {
     const uint32_t tail = rx.tail;  // only the guest writes rx.tail
@@ -114,18 +133,29 @@ Result<size_t> ring_read(DeviceId id, abi::NetRing& ring, std::span<uint8_t> buf
     uint32_t slots = desc.slots;
     if (slots == 0 || slots > head - tail || index + slots > abi::kNetRingSlots)
       slots = head - tail;
+    g_lent_slots[id] = slots;
     const bool frame = desc.len != 0 && desc.len <= slots * abi::kNetSlotSize &&
                        index + slots <= abi::kNetRingSlots;
-    bool fits = frame && desc.len <= buffer.size() && from_vnet_header(desc.vnet, desc.len, meta);
-    if (fits) std::memcpy(buffer.data(), rx.data[index], desc.len);
-    __atomic_store_n(&rx.tail, tail + slots, __ATOMIC_RELEASE);
-    g_last_activity_ns = monotonic_ns();
-    // A queue without room for the largest frame may have stopped the I/O thread.
-    if (abi::kNetRingSlots - (head - tail) < rx_room_needed(id)) kick_if_sleeping(ring);
-    if (!frame) continue;  // a skip entry
-    if (!fits) return Error{Errc::kInvalidArgument, "frame larger than the buffer; dropped"};
-    return size_t{desc.len};
+    if (!frame) {  // a skip entry
+      ring_release(id, ring);
+      continue;
+    }
+    if (!from_vnet_header(desc.vnet, desc.len, meta)) {
+      ring_release(id, ring);
+      return Error{Errc::kInvalidArgument, "unusable offload metadata; frame dropped"};
+    }
+    return std::span<const uint8_t>(rx.data[index], desc.len);
   }
+}
+
+Result<size_t> ring_read(DeviceId id, abi::NetRing& ring, std::span<uint8_t> buffer,
+                         NetFrameMeta& meta) {
+  std::span<const uint8_t> frame = TRY(ring_peek(id, ring, meta));
+  const bool fits = frame.size() <= buffer.size();
+  if (fits) std::memcpy(buffer.data(), frame.data(), frame.size());
+  ring_release(id, ring);
+  if (!fits) return Error{Errc::kInvalidArgument, "frame larger than the buffer; dropped"};
+  return frame.size();
 }
 
 Error status_error(int32_t status) {
@@ -198,6 +228,16 @@ Result<size_t> NetDevice::read(std::span<uint8_t> buffer, NetFrameMeta& meta) {
   hvt::call(abi::Call::kNetRead, &args);
   if (args.status != 0) return status_error(args.status);
   return static_cast<size_t>(args.len);
+}
+
+Result<std::span<const uint8_t>> NetDevice::peek(NetFrameMeta& meta) {
+  meta = {};
+  if (abi::NetRing* ring = g_rings[id_]) return ring_peek(id_, *ring, meta);
+  return Error{Errc::kUnsupported, "the device is on the call path: frames are copied"};
+}
+
+void NetDevice::release() {
+  if (abi::NetRing* ring = g_rings[id_]; ring && g_lent_slots[id_] != 0) ring_release(id_, *ring);
 }
 
 Result<BlockDevice> BlockDevice::open(std::string_view name) {

@@ -180,4 +180,10 @@ Result<size_t> NetDevice::read(std::span<uint8_t> buffer, NetFrameMeta& meta) {
   }
 }
 
+Result<std::span<const uint8_t>> NetDevice::peek(NetFrameMeta&) {
+  return Error{Errc::kUnsupported, "the tap hands frames over by read(): they are copied"};
+}
+
+void NetDevice::release() {}
+
 }  // namespace morgana::platform

@@ -242,6 +242,13 @@ Result<size_t> NetDevice::read(std::span<uint8_t> buffer, NetFrameMeta& meta) {
   return virtio::virtio_net_read(static_cast<size_t>(g_device_of[id_]), buffer, &meta);
 }
 
+Result<std::span<const uint8_t>> NetDevice::peek(NetFrameMeta&) {
+  return Error{Errc::kUnsupported,
+               "merged receive buffers can span several descriptors: frames are copied"};
+}
+
+void NetDevice::release() {}
+
 Result<BlockDevice> BlockDevice::open(std::string_view name) {
   for (uint32_t i = 0; i < entry_count(); ++i) {
     if (entry_type(i) != abi::DeviceType::kBlock || entry_name(i) != name) continue;
