@@ -1,5 +1,6 @@
 // UDP between two Morgana stacks on a simulated segment: ARP resolution on first use,
-// echo both ways, and datagrams large enough to be fragmented and reassembled.
+// echo both ways, and datagrams large enough to be fragmented and reassembled; and the
+// same with checksum offload on one side.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -9,7 +10,7 @@
 namespace morgana::sim {
 namespace {
 
-const std::vector<size_t> kSizes = {1, 100, 1472, 1473, 4000, 8000, 1};
+const std::vector<size_t> kSizes = {1, 13, 100, 512, 1472, 1473, 4000, 8000, 65507, 1};
 
 // Echoes `count` datagrams back to their senders.
 async::Task<Result<void>> echo_server(net::UdpSocket* socket, size_t count) {
@@ -62,7 +63,8 @@ TEST(SimUdp, EchoBothWaysWithFragmentation) {
     Result<void> done = world.run(both_ways(&a, &b, seed), 10 * kSecond);
     ASSERT_TRUE(done.ok()) << errc_name(done.error().code) << ": " << done.error().what << "\n"
                            << world.describe();
-    // 4000 and 8000 bytes went as 3 and 6 fragments each way; all were reassembled.
+    // 4000, 8000 and 65507 bytes went as 3, 6 and 45 fragments each way; all were
+    // reassembled.
     EXPECT_EQ(world.network().counters().lost, 0u);
     for (Stack* s : {&a, &b}) {
       EXPECT_EQ(s->core().ipv4_counters().drops.total(), 0u) << world.describe();
@@ -71,6 +73,29 @@ TEST(SimUdp, EchoBothWaysWithFragmentation) {
     world.run_for(kSecond);
     EXPECT_EQ(a.core().pool().stats().in_use, 0u);
     EXPECT_EQ(b.core().pool().stats().in_use, 0u);
+    if (HasFailure()) break;
+  }
+}
+
+// Host A's "NIC" completes the UDP checksums A's stack leaves to it; host B's does no
+// offload and checks every checksum itself, so a wrong pseudo-header sum from A is a
+// datagram B drops. Datagrams IPv4 fragments A checksums in software.
+TEST(SimUdp, DeviceCompletedChecksumsVerifyAtAPeerWithoutOffload) {
+  for (uint64_t seed : sim_seeds(1, 3)) {
+    MORGANA_SIM_TRACE(seed);
+    SimWorld world(seed);
+    PortConfig offloading;
+    offloading.offloads = platform::kNetOffloadChecksum;
+    Stack& a = world.add_host(host_options(0), offloading);
+    Stack& b = world.add_host(host_options(1));
+    Result<void> done = world.run(both_ways(&a, &b, seed), 10 * kSecond);
+    ASSERT_TRUE(done.ok()) << errc_name(done.error().code) << ": " << done.error().what << "\n"
+                           << world.describe();
+    EXPECT_EQ(world.network().counters().bad_offload, 0u) << world.describe();
+    for (Stack* s : {&a, &b}) {
+      EXPECT_EQ(s->udp().counters().drops[net::UdpDrop::kBadChecksum], 0u) << world.describe();
+      EXPECT_EQ(s->udp().counters().delivered, 2 * kSizes.size());
+    }
     if (HasFailure()) break;
   }
 }
