@@ -12,6 +12,10 @@
 #   discard   Linux -> image, 10 MiB of random bytes (100 MiB with MORGANA_TEST_LONG=1):
 #             the crc32 the image prints must be zlib's
 #   chargen   image -> Linux, the same size: sha256 of what arrives must be the pattern's
+#   shared-cpu  (hvt) discard and chargen again with the monitor pinned to one CPU
+#             (taskset -c 0, as bench/net runs it): there the vCPU thread serves the rings
+#             in yield and waits on the tap itself, and the guest does not kick
+#             (docs/abi.md, "Shared CPU"); the same bytes must arrive
 #   many      200 connections open at once, 64 KiB echoed on each (hvt with --mem=256)
 #   many-small-memory  (hvt) the same at the default 32 MiB, too little for 200
 #             connections' full-size buffers: the image may refuse connections (the heap
@@ -145,6 +149,17 @@ check_chargen() {
   [[ $size == "$TCPIP_BYTES" && $sum == "$chargen_sha" ]] ||
     tcpip_fail "chargen: received $size bytes with sha256 $sum, expected $TCPIP_BYTES with $chargen_sha"
   mg_pass "$target: chargen -> Linux, $mib MiB in $seconds s ($(tcpip_rate "$TCPIP_BYTES" "$seconds") MB/s), sha256 of the RFC 864 pattern matches"
+}
+
+check_shared_cpu() {
+  local target=$1 discard_stats
+  TCPIP_HVT_PREFIX=(taskset -c 0)
+  TCPIP_HVT_OPTIONS=(--stats)
+  check_discard "$target"
+  discard_stats=$(grep -oE '[0-9]+ exits|[0-9]+ ring kicks' <<<"$MG_ERR" | paste -sd, -)
+  [[ -n $discard_stats ]] || tcpip_fail "morgana-hvt --stats printed no exit counts"
+  check_chargen "$target"
+  mg_pass "$target: pinned to one CPU: discard $discard_stats; chargen $(grep -oE '[0-9]+ exits|[0-9]+ ring kicks' <<<"$MG_ERR" | paste -sd, -)"
 }
 
 check_many() {
@@ -311,6 +326,7 @@ for target in "${MG_TARGETS[@]}"; do
   tcpip_check "$target: echo" check_echo "$target"
   tcpip_check "$target: discard" check_discard "$target"
   tcpip_check "$target: chargen" check_chargen "$target"
+  [[ $target == hvt ]] && tcpip_check "$target: shared-cpu" check_shared_cpu "$target"
   tcpip_check "$target: many" check_many "$target"
   [[ $target == hvt ]] && tcpip_check "$target: many-small-memory" check_many_small_memory "$target"
   tcpip_check "$target: exit-flush" check_exit_flush "$target"

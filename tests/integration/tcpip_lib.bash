@@ -126,13 +126,15 @@ tcpip_done() {
 # image exits by itself after CONNECTIONS + 1 connections: tcpip_image_finish opens the
 # last one, an empty one, because the stack loses what its last connection had not yet
 # sent when the application returns (see check_exit_flush in tcpip.sh); TCPIP_CLOSER=0
-# leaves it out. TCPIP_HVT_OPTIONS (an array) go to morgana-hvt. A tcpdump of the tap
-# (headers only) runs alongside, for checks on the handshake and for a failure.
+# leaves it out. TCPIP_HVT_OPTIONS (an array) go to morgana-hvt, and TCPIP_HVT_PREFIX (an
+# array, e.g. taskset -c 0) runs it. A tcpdump of the tap (headers only) runs alongside,
+# for checks on the handshake and for a failure.
 TCPIP_CLOSER=1
 TCPIP_HVT_OPTIONS=()
+TCPIP_HVT_PREFIX=()
 tcpip_image_start() {
   local netns=$1 target=$2 example=$3 connections=$4 line="" i
-  local -a options=()
+  local -a options=() prefix=()
   shift 4
   TCPIP_NS=$netns TCPIP_TARGET=$target TCPIP_EXAMPLE=$example TCPIP_ADDR=""
   case $example in
@@ -140,11 +142,11 @@ tcpip_image_start() {
     discard) TCPIP_PORT=9 ;;
     chargen) TCPIP_PORT=19 ;;
   esac
-  [[ $target == hvt ]] && options=("${TCPIP_HVT_OPTIONS[@]}")
+  [[ $target == hvt ]] && options=("${TCPIP_HVT_OPTIONS[@]}") prefix=("${TCPIP_HVT_PREFIX[@]}")
   tcpip_capture_start "$netns"
   mg_app "$target" "$example" "${options[@]}" --net:service=tap:$TCPIP_TAP \
     --net-mac:service=$TCPIP_MAC -- --net-stats "--connections=$((connections + TCPIP_CLOSER))" "$@"
-  mg_start --timeout "${TCPIP_IMAGE_TIMEOUT:-180}" ip netns exec "$netns" "${MG_CMD[@]}"
+  mg_start --timeout "${TCPIP_IMAGE_TIMEOUT:-180}" ip netns exec "$netns" "${prefix[@]}" "${MG_CMD[@]}"
   for ((i = 0; i < 300; i++)); do
     line=$(grep -m1 "^$example: listening on " "$MG_TMP/stdout" || true)
     [[ -n $line ]] && break
