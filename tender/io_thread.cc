@@ -141,6 +141,7 @@ bool IoThread::serve_all() {
   bool work = false;
   for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
     if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire)) work |= serve(i, *ring);
+  if (work) last_traffic_ns_.store(host_monotonic_ns(), std::memory_order_relaxed);
   return work;
 }
 

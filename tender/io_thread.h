@@ -50,6 +50,8 @@ class IoThread {
   // context switches around it.
   uint64_t serve_now();
   bool shared_cpu() const { return shared_cpu_; }
+  // When a ring last moved a frame either way (host_monotonic_ns(); 0: never).
+  uint64_t last_traffic_ns() const { return last_traffic_ns_.load(std::memory_order_relaxed); }
   // Appends a POLLIN entry for the backend of every ring with room for what it would
   // deliver (a backend whose frames cannot be taken would wake the poller for nothing).
   void add_backend_fds(pollfd* fds, nfds_t& n) const;
@@ -97,6 +99,7 @@ class IoThread {
   // serve() runs on this thread and, in serve_now(), on the vCPU thread: one at a time,
   // since each owns rx.head and tx.tail while it runs.
   std::mutex serve_mutex_;
+  std::atomic<uint64_t> last_traffic_ns_{0};
   mutable std::mutex error_mutex_;
   std::string error_;
   std::thread thread_;
