@@ -177,8 +177,8 @@ class DeviceStack final : private LinkOutput {
     platform::NetFrameMeta meta;
     core_->start();
     for (;;) {
-      for (unsigned i = 0; i < kFramesPerTurn && receive_one(frame, meta); ++i) {
-      }
+      for (unsigned i = 0; i < kFramesPerTurn; ++i)
+        if (!receive_one(frame, meta)) break;
       uint64_t now = async::now();
       if (now >= core_->next_deadline()) core_->tick();
       // What the application wrote since the last turn leaves now, as few large segments
