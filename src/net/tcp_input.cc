@@ -407,8 +407,10 @@ void TcpConnection::on_text(const TcpSegment& segment, uint64_t now) {
     }
     seq = rcv_nxt_;
   }
-  // Never beyond the window we advertised (nor the space we have).
+  // Never beyond the window we advertised (nor the space we have), nor beyond a FIN
+  // already seen: the stream ends there.
   uint32_t edge = seq_min(rcv_adv_, rcv_nxt_ + receive_space());
+  if (remote_fin_seq_) edge = seq_min(edge, *remote_fin_seq_);
   if (seq_gt(seq + static_cast<uint32_t>(payload.size()), edge)) {
     payload = payload.first(seq_gt(edge, seq) ? edge - seq : 0);
     fin = false;
@@ -467,8 +469,11 @@ void TcpConnection::on_text(const TcpSegment& segment, uint64_t now) {
     }
   }
   if (fin) {
-    // A FIN after a hole is remembered and processed once the hole fills.
+    // A FIN after a hole is remembered and processed once the hole fills. Data held
+    // beyond it cannot be part of the stream (a broken or hostile peer): dropped, or a
+    // range reaching past the FIN would carry RCV.NXT over it when the hole fills.
     remote_fin_seq_ = seq + static_cast<uint32_t>(payload.size());
+    if (seq_gt(out_of_order_.highest(rcv_nxt_), *remote_fin_seq_)) out_of_order_.clear();
     ack_now_ = true;
   }
   if (!fin_received_ && remote_fin_seq_ && *remote_fin_seq_ == rcv_nxt_) on_fin(now);
@@ -476,6 +481,9 @@ void TcpConnection::on_text(const TcpSegment& segment, uint64_t now) {
 
 void TcpConnection::on_fin(uint64_t now) {
   rcv_nxt_++;
+  // Nothing follows a FIN: out-of-order data still held (beyond it, so bogus) would be
+  // reported in SACK blocks at or below RCV.NXT (Linux's tcp_fin purges it too).
+  out_of_order_.clear();
   fin_received_ = true;
   remote_fin_seq_.reset();
   ack_now_ = true;

@@ -332,6 +332,47 @@ TEST(TcpConnectionTransfer, LostAckAfterTimeoutDoesNotInflateRtt) {
   EXPECT_EQ(link.a->rtt().backoffs(), 0u);
 }
 
+TEST(TcpConnectionTransfer, NothingIsHeldOrSackedBeyondTheFin) {
+  // A broken or hostile peer: data out of order, then a FIN before it. The stream ends at
+  // the FIN; what lies beyond is dropped, never reported in SACK blocks at or below the
+  // cumulative ACK (found by fuzz/tcp_connection, fuzz/regressions/tcp_connection/
+  // sack-block-below-ack-after-fin).
+  for (bool hole_first : {false, true}) {
+    SCOPED_TRACE(hole_first);
+    Link link;
+    link.handshake();
+    TcpSegment segment;
+    segment.source_port = 40000;
+    segment.destination_port = 80;
+    segment.flags = kTcpAck;
+    segment.acknowledgment = 5001;
+    segment.window = 1000;
+    Bytes beyond(1000, 7);
+    segment.sequence = 1001 + 500;
+    segment.payload = beyond;
+    link.b->on_segment(segment, link.now);
+    ASSERT_EQ(link.out_b.log.back().header.options.sack_count, 1);  // held, and reported
+    // The FIN at 1001 (the stream is empty), or at 1201 after a hole that fills later.
+    Bytes head(200, 1);
+    segment.flags = kTcpAck | kTcpFin;
+    segment.sequence = hole_first ? 1001 + 200 : 1001;
+    segment.payload = {};
+    link.b->on_segment(segment, link.now);
+    EXPECT_EQ(link.out_b.log.back().header.options.sack_count, 0);
+    if (hole_first) {
+      segment.flags = kTcpAck;
+      segment.sequence = 1001;
+      segment.payload = head;
+      link.b->on_segment(segment, link.now);
+    }
+    const Sent& ack = link.out_b.log.back();
+    EXPECT_EQ(ack.header.acknowledgment, 1001u + (hole_first ? 200 : 0) + 1);  // the FIN's
+    EXPECT_EQ(ack.header.options.sack_count, 0);
+    EXPECT_EQ(link.b->state(), TcpState::kCloseWait);
+    EXPECT_EQ(link.b->readable(), hole_first ? 200u : 0u);
+  }
+}
+
 TEST(TcpConnectionTransfer, WriteIsBoundedBySendBuffer) {
   TcpConfig config;
   config.send_buffer = 10'000;
