@@ -1,7 +1,7 @@
 // Fuzzes the TCP engine (TcpConnection, src/net/tcp_*.cc) against live connection state.
 // Two engines, A (active opener) and B, complete a handshake with options chosen from the
-// first input bytes (SACK, timestamps, window scaling, buffers, MSS, ISS near a wrap, and
-// a middlebox rewriting the MSS option of the SYN),
+// first input bytes (SACK, timestamps, window scaling, buffers and their autotuning, MSS,
+// ISS near a wrap, and a middlebox rewriting the MSS option of the SYN),
 // optionally exchange data, and then the rest of the input is a sequence of operations:
 //   - the network: deliver, drop, duplicate or reorder the segments in flight;
 //   - injected segments built around the connection's current sequence numbers (as the
@@ -371,8 +371,9 @@ class Fuzzer final : public TcpOutput {
 
   void check_side(Side& side) {
     TcpConnection& c = *side.connection;
-    check(c.readable() <= side.config.receive_buffer);
-    check(c.writable() <= side.config.send_buffer);
+    const TcpConfig& k = side.config;
+    check(c.readable() <= std::max(k.receive_buffer, k.receive_buffer_max));
+    check(c.writable() <= std::max(k.send_buffer, k.send_buffer_max));
     if (c.at_eof()) check(c.readable() == 0);
     if (c.writable() > 0) check(!side.shut);
     // RFC 9293 §3.7.1: never more than our own MSS. Known bug
@@ -384,7 +385,6 @@ class Fuzzer final : public TcpOutput {
       // Timers run whenever time moves, so none is overdue; and none is further off than
       // the longest one (keepalive, 2MSL, the RTO ceiling).
       check(deadline > now);
-      const TcpConfig& k = side.config;
       uint64_t longest = std::max({k.time_wait_ns, k.fin_wait2_timeout_ns, k.rtt.max_rto_ns,
                                    k.delayed_ack_ns, k.keepalive ? k.keepalive_idle_ns : 0,
                                    k.keepalive ? k.keepalive_interval_ns : 0});
@@ -404,6 +404,10 @@ TcpConfig config_from(uint8_t bits, uint8_t more) {
   static constexpr uint32_t kBuffers[] = {2048, 16 * 1024, 64 * 1024, 256 * 1024};
   config.send_buffer = kBuffers[(bits >> 5) & 3];
   config.receive_buffer = kBuffers[(more >> 4) & 3];
+  if (more & 0x40) {  // autotuning, up to 4x each
+    config.send_buffer_max = 4 * config.send_buffer;
+    config.receive_buffer_max = 4 * config.receive_buffer;
+  }
   static constexpr uint16_t kMss[] = {1460, 536, 64, 1000};
   config.mss = kMss[more & 3];
   if (bits & 0x80) {

@@ -99,6 +99,7 @@ class Parser {
         return fail("must be a number of bytes from 4096 (4 KiB) to 16777216 (16 MiB)");
       }
       (send ? options_.tcp_send_buffer : options_.tcp_receive_buffer) = bytes;
+      (send ? options_.tcp_send_buffer_max : options_.tcp_receive_buffer_max) = bytes;
       return true;
     }
     if (name == "--tcp-max-connections") {
@@ -203,11 +204,19 @@ uint32_t default_tcp_buffer(size_t heap_bytes) {
   return uint32_t(std::clamp<size_t>(heap_bytes / 128 / 4096 * 4096, kLow, kHigh));
 }
 
+uint32_t default_tcp_buffer_max(size_t heap_bytes) {
+  constexpr size_t kHigh = 4 * 1024 * 1024;
+  if (heap_bytes == 0) return kHigh;
+  return uint32_t(std::clamp<size_t>(heap_bytes / 32 / 4096 * 4096, default_tcp_buffer(heap_bytes), kHigh));
+}
+
 std::optional<StackOptions> parse_stack_options(std::span<char* const> args,
                                                 std::vector<char*>& rest,
                                                 StackOptionsError& error) {
   StackOptions options;
   options.tcp_send_buffer = options.tcp_receive_buffer = default_tcp_buffer(rt::heap_size_bytes());
+  options.tcp_send_buffer_max = options.tcp_receive_buffer_max =
+      default_tcp_buffer_max(rt::heap_size_bytes());
   Parser parser(options, error);
   for (size_t i = 0; i < args.size(); ++i) {
     char* arg = args[i];
@@ -234,10 +243,10 @@ const char* stack_options_usage() {
          "  --tcp-no-sack              do not offer selective acknowledgements\n"
          "  --tcp-no-timestamps        do not offer TCP timestamps\n"
          "  --tcp-no-wscale            do not offer window scaling\n"
-         "  --tcp-sndbuf=BYTES         send buffer per connection, 4096..16777216\n"
-         "                             (default: a 128th of the heap, 16 KiB..256 KiB)\n"
-         "  --tcp-rcvbuf=BYTES         receive buffer per connection, 4096..16777216\n"
-         "                             (default: a 128th of the heap, 16 KiB..256 KiB)\n"
+         "  --tcp-sndbuf=BYTES         send buffer per connection, 4096..16777216, fixed\n"
+         "                             (default: a 128th of the heap, 16 KiB..256 KiB,\n"
+         "                             autotuned up to a 32nd of the heap, at most 4 MiB)\n"
+         "  --tcp-rcvbuf=BYTES         receive buffer per connection, the same way\n"
          "  --tcp-max-connections=N    connections at most, 1..1048576 (default 1024)\n"
          "  --net-stats                print the stack's counters at exit\n"
          "  --net-no-offloads          checksums and TCP segmentation in the stack, not\n"

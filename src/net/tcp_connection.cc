@@ -62,6 +62,7 @@ TcpConnection::~TcpConnection() = default;
 static Result<void> check_config(const TcpConfig& config) {
   if (config.mss < kMinMss || config.send_buffer == 0 || config.receive_buffer == 0 ||
       config.send_buffer > (1u << 30) || config.receive_buffer > (1u << 30) ||
+      config.send_buffer_max > (1u << 30) || config.receive_buffer_max > (1u << 30) ||
       config.tso_max_payload > 65535 - 40)  // an IPv4 datagram with both fixed headers
     return Error{Errc::kInvalidArgument, "tcp: bad connection configuration"};
   return ok();
@@ -116,9 +117,11 @@ Result<std::unique_ptr<TcpConnection>> TcpConnection::accept(const TcpConfig& co
 }
 
 uint8_t TcpConnection::our_window_shift() const {
-  // RFC 7323 §2.3: the smallest shift that lets the whole receive buffer be advertised.
+  // RFC 7323 §2.3: the smallest shift that lets the whole receive buffer be advertised,
+  // at the largest size autotuning may give it (the shift is fixed at the handshake).
+  const uint32_t largest = std::max(config_.receive_buffer, config_.receive_buffer_max);
   uint8_t shift = 0;
-  while (shift < kTcpMaxWindowScale && (config_.receive_buffer >> shift) > 0xffff) ++shift;
+  while (shift < kTcpMaxWindowScale && (largest >> shift) > 0xffff) ++shift;
   return shift;
 }
 
@@ -236,6 +239,8 @@ bool TcpConnection::at_eof() const {
 size_t TcpConnection::read(std::span<uint8_t> out, uint64_t now, TcpPush push) {
   size_t count = receive_->read(out);
   if (count == 0 || fin_received_) return count;
+  rcv_copied_ += count;
+  adjust_receive_buffer(now);
   if (state_ != TcpState::kEstablished && state_ != TcpState::kFinWait1 &&
       state_ != TcpState::kFinWait2)
     return count;
@@ -250,6 +255,57 @@ size_t TcpConnection::read(std::span<uint8_t> out, uint64_t now, TcpPush push) {
     if (push == TcpPush::kNow) output(now);
   }
   return count;
+}
+
+void TcpConnection::measure_receive_rtt(uint64_t now) {
+  // Linux's tcp_rcv_rtt_measure: the time a window's worth of data takes to arrive is at
+  // least one round trip, and one round trip when the window is what limits the peer; the
+  // estimate is the smallest such time seen (a receiver may never send data to time).
+  // At least a millisecond: a whole window can arrive in one batch of frames (an image
+  // takes what the monitor queued at once), which would time as nothing; a longer
+  // estimate only means growing by what a longer interval carried, within the maximum.
+  constexpr uint64_t kMinSampleNs = 1'000'000;
+  if (rcv_rtt_timing_ && !seq_lt(rcv_nxt_, rcv_rtt_seq_)) {
+    const uint64_t sample = std::max<uint64_t>(now - rcv_rtt_start_, kMinSampleNs);
+    rcv_rtt_ns_ = rcv_rtt_ns_ == 0 ? sample : std::min(rcv_rtt_ns_, sample);
+    rcv_rtt_timing_ = false;
+  }
+  if (!rcv_rtt_timing_) {
+    const uint32_t window = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;
+    rcv_rtt_seq_ = rcv_nxt_ + std::max(window, send_mss_);
+    rcv_rtt_start_ = now;
+    rcv_rtt_timing_ = true;
+  }
+}
+
+void TcpConnection::adjust_receive_buffer(uint64_t now) {
+  // Linux's dynamic right-sizing (tcp_rcv_space_adjust): once per receiver RTT, the bytes
+  // the application read in it are the rate the connection runs at; while that grows, the
+  // buffer becomes twice it, so the window stays ahead of the transfer. An application
+  // that reads nothing never grows its window, nor does a peer that sends no faster.
+  const uint32_t capacity = receive_->capacity();
+  // Never past what the window field can say.
+  const uint32_t limit =
+      static_cast<uint32_t>(std::min<uint64_t>(config_.receive_buffer_max, uint64_t{0xffff} << rcv_wscale_));
+  if (capacity >= limit || rcv_rtt_ns_ == 0 || now - rcv_space_start_ < rcv_rtt_ns_) return;
+  const uint64_t copied = rcv_copied_ - rcv_space_mark_;
+  rcv_space_mark_ = rcv_copied_;
+  rcv_space_start_ = now;
+  if (copied <= rcv_space_) return;
+  rcv_space_ = copied;
+  const uint64_t wanted = 2 * copied;
+  if (wanted <= capacity) return;
+  receive_->raise_capacity(static_cast<uint32_t>(std::min<uint64_t>(wanted, limit)));
+  stats_.receive_buffer_raises++;
+}
+
+void TcpConnection::grow_send_buffer() {
+  const uint32_t capacity = send_->capacity();
+  if (capacity >= config_.send_buffer_max) return;
+  send_->raise_capacity(
+      static_cast<uint32_t>(std::min<uint64_t>(uint64_t{capacity} * 2, config_.send_buffer_max)));
+  stats_.send_buffer_raises++;
+  events_ |= kWritableEvent;
 }
 
 void TcpConnection::shutdown_write(uint64_t now) {

@@ -266,6 +266,14 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
   }
 
   uint32_t data_acked = std::min(acked, send_->size());
+  bool cwnd_limited = cwnd_blocked_ || flight + send_mss_ >= congestion_.cwnd();
+  cwnd_blocked_ = false;
+  // Autotuning: the application filled the send buffer and all of it but what Nagle holds
+  // (under a segment) was in flight, with neither the congestion window nor the peer's
+  // window the limit: the buffer is (Linux's tcp_should_expand_sndbuf), so it doubles.
+  const bool buffer_limited =
+      recovery_ == Recovery::kNone && !cwnd_limited && flight + send_mss_ <= snd_wnd_ &&
+      send_->free() < send_mss_ && seq_lt(data_end(), snd_nxt_ + send_mss_);
   send_->consume(data_acked);
   if (data_acked > 0) events_ |= kWritableEvent;
   snd_una_ = ack;
@@ -278,8 +286,6 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
     if (scoreboard_.is_sacked(snd_una_)) scoreboard_.clear();
   }
 
-  bool cwnd_limited = cwnd_blocked_ || flight + send_mss_ >= congestion_.cwnd();
-  cwnd_blocked_ = false;
   switch (recovery_) {
     case Recovery::kNewReno:
       if (seq_geq(ack, recover_)) {
@@ -309,6 +315,7 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
       congestion_.on_ack(acked, flight, now, sample, cwnd_limited);
       break;
   }
+  if (buffer_limited) grow_send_buffer();
   dupacks_ = 0;
   probe_out_ = false;
   if (recovery_ == Recovery::kSack) {
@@ -453,6 +460,7 @@ void TcpConnection::on_text(const TcpSegment& segment, uint64_t now) {
       }
       events_ |= kReadableEvent;
       unacked_bytes_ += length;
+      if (config_.receive_buffer_max > config_.receive_buffer) measure_receive_rtt(now);
       // RFC 5681 §4.2: an ACK at once when a segment fills (part of) a hole.
       if (filled_hole)
         ack_now_ = true;

@@ -27,6 +27,11 @@ struct StackOptions {
   // parse_stack_options' defaults come from the heap (default_tcp_buffer).
   uint32_t tcp_send_buffer = 256 * 1024;     // --tcp-sndbuf=BYTES
   uint32_t tcp_receive_buffer = 256 * 1024;  // --tcp-rcvbuf=BYTES
+  // How far autotuning may grow them (TcpConfig::receive_buffer_max; default from the
+  // heap, default_tcp_buffer_max). --tcp-sndbuf/--tcp-rcvbuf fix the size, as SO_SNDBUF
+  // and SO_RCVBUF turn off Linux's autotuning.
+  uint32_t tcp_send_buffer_max = 4 * 1024 * 1024;
+  uint32_t tcp_receive_buffer_max = 4 * 1024 * 1024;
   uint32_t max_connections = 1024;           // --tcp-max-connections=N
   bool stats = false;                        // --net-stats: print counters at exit
   // --net-no-offloads: leave checksums and TCP segmentation to the stack even when the
@@ -38,6 +43,11 @@ struct StackOptions {
 // on the host): a 128th of it in whole 4 KiB, from 16 KiB up to 256 KiB, so that a small
 // image's connections do not outgrow its memory and a large one's keep full windows.
 uint32_t default_tcp_buffer(size_t heap_bytes);
+// The default most autotuning may grow each buffer to: a 32nd of the heap in whole 4 KiB,
+// up to 4 MiB (Linux's tcp_wmem maximum), never below default_tcp_buffer(). With the
+// heap reserve (GrowthBudget) as the backstop, a few fast connections get big windows
+// without many idle ones being able to take the heap.
+uint32_t default_tcp_buffer_max(size_t heap_bytes);
 
 // Takes the options above out of `args` (argv without argv[0]) and returns them; every
 // other argument is appended to `rest`, in order, for the application. Fails with a

@@ -3,6 +3,7 @@
 // out-of-order data held inside the advertised window, with the ranges SACK reports).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -43,8 +44,13 @@ class ByteRing {
   // outlive the ring.
   explicit ByteRing(uint32_t capacity, const GrowthBudget* budget = nullptr);
 
-  // The most the ring may ever hold (the configured buffer size).
+  // The most the ring may hold (the buffer size), raised only by raise_capacity().
   uint32_t capacity() const { return capacity_; }
+  // Autotuning: the ring may hold up to `capacity` from now on (never lowers it; nothing
+  // for a ring that could not allocate). Storage still grows only as bytes arrive.
+  void raise_capacity(uint32_t capacity) {
+    if (storage_) capacity_ = std::max(capacity_, capacity);
+  }
   // Bytes of storage allocated now (<= capacity()).
   uint32_t storage() const { return storage_size_; }
   uint32_t size() const { return size_; }

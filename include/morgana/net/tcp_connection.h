@@ -52,6 +52,16 @@ const char* tcp_state_name(TcpState state);
 struct TcpConfig {
   uint32_t send_buffer = 256 * 1024;     // bytes the application may queue unacknowledged
   uint32_t receive_buffer = 256 * 1024;  // bytes held for the application, incl. out of order
+  // Autotuning (as Linux's): how far each buffer may grow past the sizes above while the
+  // connection shows that its size is what limits it; at most the size itself (0) turns
+  // it off. The receive buffer doubles when the peer filled the advertised window and the
+  // application then read every byte (it keeps up: the window was the limit); the send
+  // buffer doubles when an ACK finds it full with every byte in flight and the congestion
+  // window not the limit. Memory follows use either way (ByteRing grows storage on
+  // demand), but a grown window lets a peer fill that much if the application stops
+  // reading, so the maximum is a per-connection memory bound (StackOptions).
+  uint32_t send_buffer_max = 0;
+  uint32_t receive_buffer_max = 0;
   // Limits how far the buffers grow into the heap (ByteRing); nullptr: only the heap.
   const GrowthBudget* buffer_budget = nullptr;
   uint16_t mss = 1460;  // our MSS (interface MTU - 40)
@@ -128,6 +138,9 @@ struct TcpConnectionStats {
   uint64_t loss_probes = 0;  // RFC 8985 §7 tail loss probes
   // Segments (or their tails) dropped because the receive buffer could not grow.
   uint64_t no_memory_drops = 0;
+  // Autotuning's doublings of each buffer's size (TcpConfig::receive_buffer_max).
+  uint64_t receive_buffer_raises = 0;
+  uint64_t send_buffer_raises = 0;
 
   // Sums counters (the TCP layer adds up live and closed connections). Next to the
   // fields, so a new counter is added in both places at once.
@@ -148,6 +161,8 @@ struct TcpConnectionStats {
     keepalives += other.keepalives;
     loss_probes += other.loss_probes;
     no_memory_drops += other.no_memory_drops;
+    receive_buffer_raises += other.receive_buffer_raises;
+    send_buffer_raises += other.send_buffer_raises;
     return *this;
   }
 };
@@ -264,6 +279,10 @@ class TcpConnection {
   void on_keepalive_timeout(uint64_t now);
   void restart_keepalive(uint64_t now);
   uint64_t persist_interval() const;
+  // Autotuning (TcpConfig::receive_buffer_max, send_buffer_max).
+  void measure_receive_rtt(uint64_t now);     // in-order data arrived
+  void adjust_receive_buffer(uint64_t now);  // the application read
+  void grow_send_buffer();                   // doubles it
 
   // --- tcp_input.cc: segment arrival (RFC 9293 §3.10.7) ---
   void on_segment_syn_sent(const TcpSegment& segment, uint64_t now);
@@ -350,6 +369,18 @@ class TcpConnection {
   uint32_t last_ack_sent_ = 0;  // RFC 7323 §4.3 Last.ACK.sent
   uint32_t rcv_mss_ = 536;      // estimate of the peer's segment size (Linux's rcv_mss)
   std::optional<uint32_t> remote_fin_seq_;  // a FIN seen above RCV.NXT
+  // Receive autotuning: the receiver's RTT estimate (0: none yet), timed by how long a
+  // window's worth of data takes to arrive; and the bytes the application read
+  // (rcv_copied_), in total and in the last measured RTT (rcv_space_, from the 10
+  // segments of an initial window).
+  uint64_t rcv_rtt_ns_ = 0;
+  bool rcv_rtt_timing_ = false;
+  uint32_t rcv_rtt_seq_ = 0;
+  uint64_t rcv_rtt_start_ = 0;
+  uint64_t rcv_copied_ = 0;
+  uint64_t rcv_space_mark_ = 0;
+  uint64_t rcv_space_start_ = 0;
+  uint64_t rcv_space_ = 10 * 1460;
   bool fin_received_ = false;
 
   // Negotiated options.

@@ -84,6 +84,8 @@ StackCore::StackCore(const CoreConfig& config, LinkOutput& link, std::unique_ptr
   const StackOptions& options = config.options;
   tcp.connection.send_buffer = options.tcp_send_buffer;
   tcp.connection.receive_buffer = options.tcp_receive_buffer;
+  tcp.connection.send_buffer_max = options.tcp_send_buffer_max;
+  tcp.connection.receive_buffer_max = options.tcp_receive_buffer_max;
   tcp.connection.sack = options.sack;
   tcp.connection.timestamps = options.timestamps;
   tcp.connection.window_scaling = options.window_scaling;
@@ -472,12 +474,14 @@ void StackCore::print_stats() {
                 "net tcp: connections %zu active_opens %llu passive_opens %llu failed %llu "
                 "resets_sent %llu syn_dropped %llu syn_dropped_low_memory %llu half_open_evicted "
                 "%llu; segments in %llu out %llu retransmits %llu timeouts %llu fast_recoveries "
-                "%llu out_of_order %llu challenge_acks %llu no_memory_drops %llu\n",
+                "%llu out_of_order %llu challenge_acks %llu no_memory_drops %llu buffer_raises "
+                "rcv %llu snd %llu\n",
                 tcp_->connections(), ull(tcp.active_opens), ull(tcp.passive_opens), ull(tcp.failed),
                 ull(tcp.resets_sent), ull(tcp.syn_dropped), ull(tcp.syn_dropped_low_memory),
                 ull(tcp.half_open_evicted), ull(total.segments_in), ull(total.segments_out),
                 ull(total.retransmits), ull(total.timeouts), ull(total.fast_recoveries),
-                ull(total.out_of_order), ull(total.challenge_acks), ull(total.no_memory_drops));
+                ull(total.out_of_order), ull(total.challenge_acks), ull(total.no_memory_drops),
+                ull(total.receive_buffer_raises), ull(total.send_buffer_raises));
   log.log(line);
   tcp_->for_each_connection([&](const TcpConnection& c) {
     const TcpEndpoints& e = c.endpoints();

@@ -46,6 +46,8 @@ TEST(StackOptions, DefaultsWithoutOptions) {
   EXPECT_TRUE(p.options->window_scaling);
   EXPECT_EQ(p.options->tcp_send_buffer, 256u * 1024);
   EXPECT_EQ(p.options->tcp_receive_buffer, 256u * 1024);
+  EXPECT_EQ(p.options->tcp_send_buffer_max, 4u * 1024 * 1024);  // autotuned
+  EXPECT_EQ(p.options->tcp_receive_buffer_max, 4u * 1024 * 1024);
   EXPECT_EQ(p.options->max_connections, 1024u);
   EXPECT_FALSE(p.options->stats);
   EXPECT_TRUE(p.rest.empty());
@@ -67,6 +69,9 @@ TEST(StackOptions, EveryOption) {
   EXPECT_FALSE(p.options->window_scaling);
   EXPECT_EQ(p.options->tcp_send_buffer, 4096u);
   EXPECT_EQ(p.options->tcp_receive_buffer, 16u * 1024 * 1024);
+  // A size given is fixed: no autotuning.
+  EXPECT_EQ(p.options->tcp_send_buffer_max, 4096u);
+  EXPECT_EQ(p.options->tcp_receive_buffer_max, 16u * 1024 * 1024);
   EXPECT_EQ(p.options->max_connections, 7u);
   EXPECT_TRUE(p.options->stats);
   EXPECT_TRUE(p.rest.empty());
@@ -166,6 +171,13 @@ TEST(StackOptions, DefaultBuffersFollowTheHeap) {
   EXPECT_EQ(default_tcp_buffer(2469888), 16u * 1024);
   EXPECT_EQ(default_tcp_buffer(6393856), 48u * 1024);
   EXPECT_EQ(default_tcp_buffer(30658560), 232u * 1024);
+  // Autotuning's bound: a 32nd of the heap in whole 4 KiB, from default_tcp_buffer() up
+  // to 4 MiB.
+  EXPECT_EQ(default_tcp_buffer_max(0), 4u * 1024 * 1024);
+  EXPECT_EQ(default_tcp_buffer_max(size_t{1} << 30), 4u * 1024 * 1024);
+  EXPECT_EQ(default_tcp_buffer_max(30658560), 932u * 1024);
+  EXPECT_EQ(default_tcp_buffer_max(2469888), 72u * 1024);
+  EXPECT_EQ(default_tcp_buffer_max(65536), 16u * 1024);  // never below the buffer itself
 }
 
 TEST(StackOptions, UsageListsEveryOption) {
