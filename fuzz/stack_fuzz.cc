@@ -791,7 +791,9 @@ class Harness final : public LinkOutput {
     check(core_->pool().stats().in_use <= core_->pool().config().count);
     const TcpConfig& tcp = core_->tcp().config().connection;
     core_->tcp().for_each_connection([&](const TcpConnection& c) {
-      check(c.readable() <= tcp.receive_buffer && c.writable() <= tcp.send_buffer);
+      // Autotuning may grow either buffer up to its maximum.
+      check(c.readable() <= std::max(tcp.receive_buffer, tcp.receive_buffer_max) &&
+            c.writable() <= std::max(tcp.send_buffer, tcp.send_buffer_max));
       check(c.mss() <= uint32_t(mtu_) - 40);
       if (c.state() == TcpState::kClosed) check(c.next_deadline() == UINT64_MAX);
     });
