@@ -52,6 +52,10 @@ class IoThread {
   bool shared_cpu() const { return shared_cpu_; }
   // When a ring last moved a frame either way (host_monotonic_ns(); 0: never).
   uint64_t last_traffic_ns() const { return last_traffic_ns_.load(std::memory_order_relaxed); }
+  // When a bulk frame, of kBulkFrameBytes or more (a TSO or GRO frame), last moved either
+  // way (0: never): a bulk transfer's ACKs and requests are small, the data is not.
+  static constexpr uint32_t kBulkFrameBytes = 8192;
+  uint64_t last_bulk_ns() const { return last_bulk_ns_.load(std::memory_order_relaxed); }
   // Appends a POLLIN entry for the backend of every ring with room for what it would
   // deliver (a backend whose frames cannot be taken would wake the poller for nothing).
   void add_backend_fds(pollfd* fds, nfds_t& n) const;
@@ -100,6 +104,8 @@ class IoThread {
   // since each owns rx.head and tx.tail while it runs.
   std::mutex serve_mutex_;
   std::atomic<uint64_t> last_traffic_ns_{0};
+  std::atomic<uint64_t> last_bulk_ns_{0};
+  uint32_t largest_frame_ = 0;  // in the serve_all() running, under serve_mutex_
   mutable std::mutex error_mutex_;
   std::string error_;
   std::thread thread_;
