@@ -207,7 +207,8 @@ uint32_t default_tcp_buffer(size_t heap_bytes) {
 uint32_t default_tcp_buffer_max(size_t heap_bytes) {
   constexpr size_t kHigh = 4 * 1024 * 1024;
   if (heap_bytes == 0) return kHigh;
-  return uint32_t(std::clamp<size_t>(heap_bytes / 32 / 4096 * 4096, default_tcp_buffer(heap_bytes), kHigh));
+  return uint32_t(
+      std::clamp<size_t>(heap_bytes / 32 / 4096 * 4096, default_tcp_buffer(heap_bytes), kHigh));
 }
 
 std::optional<StackOptions> parse_stack_options(std::span<char* const> args,

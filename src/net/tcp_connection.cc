@@ -285,8 +285,8 @@ void TcpConnection::adjust_receive_buffer(uint64_t now) {
   // that reads nothing never grows its window, nor does a peer that sends no faster.
   const uint32_t capacity = receive_->capacity();
   // Never past what the window field can say.
-  const uint32_t limit =
-      static_cast<uint32_t>(std::min<uint64_t>(config_.receive_buffer_max, uint64_t{0xffff} << rcv_wscale_));
+  const uint32_t limit = static_cast<uint32_t>(
+      std::min<uint64_t>(config_.receive_buffer_max, uint64_t{0xffff} << rcv_wscale_));
   if (capacity >= limit || rcv_rtt_ns_ == 0 || now - rcv_space_start_ < rcv_rtt_ns_) return;
   const uint64_t copied = rcv_copied_ - rcv_space_mark_;
   rcv_space_mark_ = rcv_copied_;

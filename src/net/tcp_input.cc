@@ -271,9 +271,9 @@ void TcpConnection::on_new_ack(const TcpSegment& segment, uint32_t ack, uint64_t
   // Autotuning: the application filled the send buffer and all of it but what Nagle holds
   // (under a segment) was in flight, with neither the congestion window nor the peer's
   // window the limit: the buffer is (Linux's tcp_should_expand_sndbuf), so it doubles.
-  const bool buffer_limited =
-      recovery_ == Recovery::kNone && !cwnd_limited && flight + send_mss_ <= snd_wnd_ &&
-      send_->free() < send_mss_ && seq_lt(data_end(), snd_nxt_ + send_mss_);
+  const bool buffer_limited = recovery_ == Recovery::kNone && !cwnd_limited &&
+                              flight + send_mss_ <= snd_wnd_ && send_->free() < send_mss_ &&
+                              seq_lt(data_end(), snd_nxt_ + send_mss_);
   send_->consume(data_acked);
   if (data_acked > 0) events_ |= kWritableEvent;
   snd_una_ = ack;

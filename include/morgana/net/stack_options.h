@@ -32,8 +32,8 @@ struct StackOptions {
   // and SO_RCVBUF turn off Linux's autotuning.
   uint32_t tcp_send_buffer_max = 4 * 1024 * 1024;
   uint32_t tcp_receive_buffer_max = 4 * 1024 * 1024;
-  uint32_t max_connections = 1024;           // --tcp-max-connections=N
-  bool stats = false;                        // --net-stats: print counters at exit
+  uint32_t max_connections = 1024;  // --tcp-max-connections=N
+  bool stats = false;               // --net-stats: print counters at exit
   // --net-no-offloads: leave checksums and TCP segmentation to the stack even when the
   // device could do them (for comparisons; Morgana's own stack only).
   bool offloads = true;

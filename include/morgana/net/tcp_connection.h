@@ -280,7 +280,7 @@ class TcpConnection {
   void restart_keepalive(uint64_t now);
   uint64_t persist_interval() const;
   // Autotuning (TcpConfig::receive_buffer_max, send_buffer_max).
-  void measure_receive_rtt(uint64_t now);     // in-order data arrived
+  void measure_receive_rtt(uint64_t now);    // in-order data arrived
   void adjust_receive_buffer(uint64_t now);  // the application read
   void grow_send_buffer();                   // doubles it
 

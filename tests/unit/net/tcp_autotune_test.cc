@@ -18,33 +18,12 @@ using test::Sent;
 
 constexpr uint32_t kKiB = 1024;
 
-// Sends `data` from A to B, B's application reading all it can at every step. Returns
-// the most bytes A had in flight at once, at least: the highest sequence A sent less the
-// highest B acknowledged (ACKs still on their way make the true flight larger).
-uint32_t transfer(Link& link, const Bytes& data, Bytes& got) {
-  size_t written = 0, seen_a = 0, seen_b = 0;
-  uint32_t highest_sent = 0, highest_acked = 0, largest_flight = 0;
-  link.step_app = [&] {
-    if (written < data.size()) written += link.a->write(std::span(data).subspan(written), link.now);
-    Link::drain(*link.b, got, link.now);
-    for (; seen_a < link.out_a.log.size(); ++seen_a) {
-      const Sent& sent = link.out_a.log[seen_a];
-      highest_sent = std::max<uint32_t>(highest_sent, sent.header.sequence + uint32_t(sent.payload.size()));
-    }
-    for (; seen_b < link.out_b.log.size(); ++seen_b)
-      highest_acked = std::max(highest_acked, link.out_b.log[seen_b].header.acknowledgment);
-    if (highest_acked != 0) largest_flight = std::max(largest_flight, highest_sent - highest_acked);
-  };
-  EXPECT_TRUE(link.run_until([&] { return got.size() == data.size(); }));
-  link.step_app = nullptr;
-  return largest_flight;
-}
-
 // The largest window B advertised, in bytes (scaled as negotiated).
 uint64_t largest_window(const Link& link, uint8_t shift) {
   uint64_t largest = 0;
   for (const Sent& sent : link.out_b.log)
-    if (!sent.has(kTcpSyn)) largest = std::max<uint64_t>(largest, uint64_t{sent.header.window} << shift);
+    if (!sent.has(kTcpSyn))
+      largest = std::max<uint64_t>(largest, uint64_t{sent.header.window} << shift);
   return largest;
 }
 
@@ -57,7 +36,7 @@ TEST(TcpAutotune, ReceiveBufferDoublesWhileTheWindowLimitsAndTheApplicationKeeps
   link.handshake();
   Bytes data = test::pattern(16 << 20);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   // Grown from 64 KiB to 1 MiB (to twice what each RTT carried, so in several steps), and
   // no further.
@@ -105,7 +84,7 @@ TEST(TcpAutotune, ReceiveBufferNeverOutgrowsAnUnscaledWindow) {
   link.handshake();
   Bytes data = test::pattern(4 << 20);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   // 32 KiB -> 64 KiB - 1, the most an unscaled window says; never more.
   EXPECT_EQ(link.b->stats().receive_buffer_raises, 1u);
@@ -122,7 +101,7 @@ TEST(TcpAutotune, SendBufferDoublesWhileItLimitsTheFlight) {
   link.handshake();
   Bytes data = test::pattern(32 << 20);
   Bytes got;
-  const uint32_t flight = transfer(link, data, got);
+  const uint32_t flight = link.transfer(data, got);
   EXPECT_TRUE(got == data);
   link.run_for(100 * kMs);  // the last ACKs reach A
   // 16 KiB doubles six times to 1 MiB, and no further.
@@ -141,7 +120,7 @@ TEST(TcpAutotune, SendBufferStaysWhenThePeersWindowLimits) {
   link.handshake();
   Bytes data = test::pattern(2 << 20);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   link.run_for(100 * kMs);
   EXPECT_EQ(link.a->stats().send_buffer_raises, 0u);
@@ -156,7 +135,7 @@ TEST(TcpAutotune, OffWithoutAMaximum) {
   link.handshake();
   Bytes data = test::pattern(2 << 20);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_EQ(link.a->stats().send_buffer_raises, 0u);
   EXPECT_EQ(link.b->stats().receive_buffer_raises, 0u);

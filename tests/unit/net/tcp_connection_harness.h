@@ -164,6 +164,30 @@ class Link {
     b->take_events();
   }
 
+  // Sends `data` from A to B, B's application reading all it can at every step, until all
+  // of it arrived (a test failure if not within `limit`). Returns the most bytes A had in
+  // flight at once, at least: the highest sequence A sent less the highest B acknowledged
+  // (ACKs still on their way make the true flight larger).
+  uint32_t transfer(const Bytes& data, Bytes& got, uint64_t limit = 600'000 * kMs) {
+    size_t written = 0, seen_a = 0, seen_b = 0;
+    uint32_t highest_sent = 0, highest_acked = 0, largest_flight = 0;
+    step_app = [&] {
+      if (written < data.size()) written += a->write(std::span(data).subspan(written), now);
+      drain(*b, got, now);
+      for (; seen_a < out_a.log.size(); ++seen_a) {
+        const Sent& sent = out_a.log[seen_a];
+        highest_sent = std::max(highest_sent, sent.header.sequence + uint32_t(sent.payload.size()));
+      }
+      for (; seen_b < out_b.log.size(); ++seen_b)
+        highest_acked = std::max(highest_acked, out_b.log[seen_b].header.acknowledgment);
+      if (highest_acked != 0)
+        largest_flight = std::max(largest_flight, highest_sent - highest_acked);
+    };
+    EXPECT_TRUE(run_until([&] { return got.size() == data.size(); }, limit));
+    step_app = nullptr;
+    return largest_flight;
+  }
+
   // Reads everything `c` has into `sink`.
   static void drain(TcpConnection& c, Bytes& sink, uint64_t now) {
     uint8_t chunk[4096];

@@ -16,17 +16,6 @@ using test::kMs;
 using test::Link;
 using test::Sent;
 
-// Sends `data` from A to B with B's application reading everything at once.
-void transfer(Link& link, const Bytes& data, Bytes& got, uint64_t limit = 600'000 * kMs) {
-  size_t written = 0;
-  link.step_app = [&] {
-    if (written < data.size()) written += link.a->write(std::span(data).subspan(written), link.now);
-    Link::drain(*link.b, got, link.now);
-  };
-  ASSERT_TRUE(link.run_until([&] { return got.size() == data.size(); }, limit));
-  link.step_app = nullptr;
-}
-
 void bulk_with_loss(bool sack, uint32_t seed) {
   TcpConfig config;
   config.sack = sack;
@@ -37,7 +26,7 @@ void bulk_with_loss(bool sack, uint32_t seed) {
   link.reorder = 0.05;
   Bytes data = test::pattern(1 << 20, seed);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_GT(link.dropped, 0u);
   EXPECT_GT(link.a->stats().retransmits, 0u);
@@ -75,7 +64,7 @@ TEST(TcpConnectionTransfer, CleanBulkNeedsNoRetransmission) {
   link.handshake();
   Bytes data = test::pattern(1 << 20);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_EQ(link.a->stats().retransmits, 0u);
   EXPECT_EQ(link.a->stats().bytes_out, data.size());
@@ -131,7 +120,7 @@ TEST(TcpConnectionTransfer, SackRecoveryResendsOnlyTheHoles) {
   link.drop = drop_once({2 * mss, 5 * mss});
   Bytes data = test::pattern(10 * mss);  // exactly the initial window
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_EQ(link.a->stats().fast_recoveries, 1u);
   EXPECT_EQ(link.a->stats().timeouts, 0u);
@@ -156,7 +145,7 @@ TEST(TcpConnectionTransfer, NewRenoRecoveryWithoutSack) {
   link.drop = drop_once({2 * mss, 5 * mss});
   Bytes data = test::pattern(30 * mss);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_EQ(link.a->stats().fast_recoveries, 1u);  // one episode: the partial ACK resent 5
   EXPECT_EQ(link.a->stats().timeouts, 0u);

@@ -19,16 +19,6 @@ using test::Sent;
 
 constexpr uint32_t kTsoMax = 65535 - 20 - 60;
 
-void transfer(Link& link, const Bytes& data, Bytes& got) {
-  size_t written = 0;
-  link.step_app = [&] {
-    if (written < data.size()) written += link.a->write(std::span(data).subspan(written), link.now);
-    Link::drain(*link.b, got, link.now);
-  };
-  ASSERT_TRUE(link.run_until([&] { return got.size() == data.size(); }, 600'000 * kMs));
-  link.step_app = nullptr;
-}
-
 TEST(TcpTso, BulkGoesInSegmentsOfWholeMssPieces) {
   TcpConfig config;
   config.tso_max_payload = kTsoMax;
@@ -36,7 +26,7 @@ TEST(TcpTso, BulkGoesInSegmentsOfWholeMssPieces) {
   link.handshake();
   Bytes data = test::pattern(1 << 20);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_EQ(link.a->stats().retransmits, 0u);
   const uint32_t mss = link.a->mss();
@@ -75,7 +65,7 @@ TEST(TcpTso, LossRecoveryResendsMssSizedPieces) {
   link.loss = 0.05;
   Bytes data = test::pattern(1 << 20, 7);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   EXPECT_TRUE(got == data);
   EXPECT_GT(link.a->stats().retransmits, 0u);
   const uint32_t mss = link.a->mss();
@@ -91,7 +81,7 @@ TEST(TcpTso, WithoutTsoNoSegmentExceedsTheMss) {
   link.handshake();
   Bytes data = test::pattern(256 << 10);
   Bytes got;
-  transfer(link, data, got);
+  link.transfer(data, got);
   for (const Sent& sent : link.out_a.log) {
     EXPECT_LE(sent.payload.size(), link.a->mss());
     EXPECT_EQ(sent.header.tso_segment_size, 0u);
