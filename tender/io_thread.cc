@@ -140,13 +140,14 @@ uint64_t IoThread::serve_now() {
 bool IoThread::serve_all() {
   std::lock_guard lock(serve_mutex_);
   bool work = false;
-  largest_frame_ = 0;
+  uint32_t largest = 0;
   for (uint32_t i = 0; i < abi::kMaxDevices; ++i)
-    if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire)) work |= serve(i, *ring);
+    if (abi::NetRing* ring = rings_[i].load(std::memory_order_acquire))
+      work |= serve(i, *ring, &largest);
   if (work) {
     const uint64_t now = host_monotonic_ns();
     last_traffic_ns_.store(now, std::memory_order_relaxed);
-    if (largest_frame_ >= kBulkFrameBytes) last_bulk_ns_.store(now, std::memory_order_relaxed);
+    if (largest >= kBulkFrameBytes) last_bulk_ns_.store(now, std::memory_order_relaxed);
   }
   return work;
 }
@@ -214,7 +215,7 @@ const char* IoThread::check_offload(uint32_t index, const abi::NetDesc& desc) co
   return "";
 }
 
-bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
+bool IoThread::serve(uint32_t index, abi::NetRing& ring, uint32_t* largest) {
   NetBackend& backend = *devices_[index].net;
   const bool offloading = ring_offloads_[index] != 0;
   bool moved = false;
@@ -243,7 +244,7 @@ bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
       return false;
     }
     if (desc.len != 0) {
-      largest_frame_ = std::max(largest_frame_, desc.len);
+      *largest = std::max(*largest, desc.len);
       std::span<const uint8_t> frame(ring.tx.data[at], desc.len);
       if (!offloading) {
         if (desc.len >= kNetMinFrame && desc.len <= kNetMaxFrame) backend.send(frame);
@@ -282,7 +283,7 @@ bool IoThread::serve(uint32_t index, abi::NetRing& ring) {
     size_t n = offloading ? backend.recv_offloaded(buf.first(capacity), vnet)
                           : backend.recv(buf.first(capacity));
     if (n == 0) break;
-    largest_frame_ = std::max(largest_frame_, static_cast<uint32_t>(n));
+    *largest = std::max(*largest, static_cast<uint32_t>(n));
     if (skip != 0) {
       ring.rx.desc[rx_head % abi::kNetRingSlots] =
           abi::NetDesc{0, static_cast<uint16_t>(skip), 0, {}, 0, 0};

@@ -78,8 +78,9 @@ class IoThread {
            bool shared_cpu)
       : memory_(memory), console_(console), devices_(devices), shared_cpu_(shared_cpu) {}
   void loop();
-  bool serve_all();                                // under serve_mutex_; true when it moved a frame
-  bool serve(uint32_t index, abi::NetRing& ring);  // true when it moved a frame
+  bool serve_all();  // under serve_mutex_; true when it moved a frame
+  // True when it moved a frame; raises *largest to the largest frame it moved.
+  bool serve(uint32_t index, abi::NetRing& ring, uint32_t* largest);
   // Slots that must be free in a ring's rx queue before the next host frame is read.
   uint32_t rx_room_needed(uint32_t index) const;
   // Why a guest frame's offload metadata cannot go to the host ("" when it can).
@@ -105,7 +106,6 @@ class IoThread {
   std::mutex serve_mutex_;
   std::atomic<uint64_t> last_traffic_ns_{0};
   std::atomic<uint64_t> last_bulk_ns_{0};
-  uint32_t largest_frame_ = 0;  // in the serve_all() running, under serve_mutex_
   mutable std::mutex error_mutex_;
   std::string error_;
   std::thread thread_;
